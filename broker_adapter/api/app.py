@@ -1,0 +1,114 @@
+"""The broker's ASGI application: one route table, one error handler, parts built once at start-up."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio.to_thread
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from broker_adapter.api import batch, contexts, entities
+from broker_adapter.api.deps import Broker
+from broker_adapter.api.http import json_response, problem_response
+from broker_adapter.api.metrics import Metrics, MetricsMiddleware, TimedStore
+from broker_adapter.contexts.resolver import ContextResolver
+from broker_adapter.ngsild.errors import (
+    BadRequestData,
+    InternalError,
+    InvalidRequest,
+    MethodNotAllowed,
+    NgsiLdError,
+    ResourceNotFound,
+)
+from broker_adapter.storage.open import open_store
+from verbund.logs import configure_logging
+from verbund.settings import Settings, load_settings
+
+log = logging.getLogger("verbund.broker")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """App factory (uvicorn --factory): settings from the environment unless given."""
+    settings = settings or load_settings()
+    configure_logging(settings)
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = open_store(settings.store_url, settings.data_dir, synchronous=settings.sqlite_synchronous)
+        timed = TimedStore(store, metrics)
+        resolver = ContextResolver(timed, base_url=settings.broker_url,
+                                   fetch_timeout=settings.context_fetch_timeout,
+                                   max_bytes=settings.context_max_bytes)
+        app.state.broker = Broker(settings=settings, store=timed, resolver=resolver)
+        log.info("broker ready", extra={"store": settings.store_url or settings.data_dir})
+        try:
+            yield
+        finally:
+            store.close()
+
+    app = FastAPI(
+        title="Verbund NGSI-LD broker",
+        version="0.1.0",
+        description="NGSI-LD context broker (ETSI GS CIM 009 v1.8) of the Verbund platform.",
+        lifespan=lifespan,
+    )
+    app.state.metrics = metrics
+    app.include_router(entities.router)
+    app.include_router(batch.router)
+    app.include_router(contexts.router)
+    _add_operations_routes(app, metrics)
+    _add_error_handlers(app)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return app
+
+
+def _add_operations_routes(app: FastAPI, metrics: Metrics) -> None:
+    @app.get("/health", include_in_schema=False)
+    async def health() -> Response:
+        return json_response({"status": "ok"})
+
+    @app.get("/ready", include_in_schema=False)
+    async def ready(request: Request) -> Response:
+        try:
+            await anyio.to_thread.run_sync(request.app.state.broker.store.ping)
+        except NgsiLdError as exc:
+            return json_response({"status": "unavailable", "detail": exc.detail}, status=503)
+        return json_response({"status": "ready"})
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus() -> Response:
+        return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(NgsiLdError)
+    async def ngsild_error(request: Request, exc: NgsiLdError) -> Response:
+        if exc.status >= 500:
+            log.warning("request failed", extra={"path": request.url.path, "detail": exc.detail})
+        return problem_response(exc)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404:
+            error: NgsiLdError = ResourceNotFound(f"no resource at {request.url.path}")
+        elif exc.status_code == 405:
+            error = MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}")
+        else:
+            error = InvalidRequest(str(exc.detail))
+        return problem_response(error)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        return problem_response(BadRequestData(f"invalid request: {exc.errors()}"))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error", extra={"path": request.url.path})
+        return problem_response(InternalError("the broker failed to handle this request; see its log"))

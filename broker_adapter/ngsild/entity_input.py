@@ -1,0 +1,363 @@
+"""Incoming entities and attributes: validated and turned into the stored (expanded, normalized) form.
+
+Accepts the normalized and the concise representation (and keyValues where the caller allows it);
+everything is checked before anything is written, so a rejected request changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from broker_adapter.ngsild import datetimes, geojson, names
+from broker_adapter.ngsild.errors import BadRequestData
+from broker_adapter.ngsild.termmap import TermMap
+from broker_adapter.ngsild.types import (
+    ATTRIBUTE_KINDS,
+    GEO_PROPERTY,
+    JSON_PROPERTY,
+    LANGUAGE_PROPERTY,
+    LIST_PROPERTY,
+    LIST_RELATIONSHIP,
+    PROPERTY,
+    RELATIONSHIP,
+    VALUE_MEMBER,
+    VOCAB_PROPERTY,
+    ExpandedEntity,
+    Instance,
+    Iri,
+)
+
+NGSILD_NULL = "urn:ngsi-ld:null"
+
+# Members of an attribute that are not sub-attributes.
+CORE_ATTRIBUTE_MEMBERS = frozenset(
+    {
+        "type",
+        "value",
+        "object",
+        "objectType",
+        "languageMap",
+        "vocab",
+        "json",
+        "valueList",
+        "objectList",
+        "observedAt",
+        "unitCode",
+        "datasetId",
+        "createdAt",
+        "modifiedAt",
+        "deletedAt",
+        "instanceId",
+        "lang",
+    }
+)
+# Members the broker sets itself; ignored in input (the spec says they are not user-provided).
+SYSTEM_MEMBERS = frozenset({"createdAt", "modifiedAt", "deletedAt", "instanceId"})
+# Which concise member identifies which kind.
+_KIND_BY_MEMBER = {member: kind for kind, member in VALUE_MEMBER.items() if kind != GEO_PROPERTY}
+_GEO_TYPES = frozenset(
+    {"Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon", "GeometryCollection"}
+)
+_LANGUAGE_TAG = re.compile(r"[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8}){0,8}")  # BCP 47 shape, bounded
+ENTITY_CORE_MEMBERS = frozenset({"id", "type", "scope", "@context", "createdAt", "modifiedAt", "deletedAt"})
+
+
+class _Absent:
+    """Marks a member not given (distinct from JSON null)."""
+
+
+ABSENT = _Absent()
+
+
+def is_null(value: Any) -> bool:
+    """NGSI-LD null: JSON null is not allowed in JSON-LD terms, so the spec uses urn:ngsi-ld:null."""
+    return value is None or value == NGSILD_NULL
+
+
+def _looks_like_geometry(value: Any) -> bool:
+    return isinstance(value, dict) and value.get("type") in _GEO_TYPES and (
+        "coordinates" in value or "geometries" in value
+    )
+
+
+def attribute_kind(raw: Any, *, key_values: bool = False) -> str:
+    """The kind of an attribute given in normalized, concise or keyValues form."""
+    if isinstance(raw, dict) and not key_values:
+        declared = raw.get("type")
+        if isinstance(declared, str) and declared in ATTRIBUTE_KINDS:
+            return declared
+        if _looks_like_geometry(raw):
+            return GEO_PROPERTY
+        for member, kind in _KIND_BY_MEMBER.items():
+            if member in raw:
+                if kind == PROPERTY and _looks_like_geometry(raw["value"]):
+                    return GEO_PROPERTY
+                return kind
+        if declared is not None and isinstance(declared, str) and declared not in _GEO_TYPES:
+            raise BadRequestData(f"unknown attribute type {declared!r}; expected one of {sorted(ATTRIBUTE_KINDS)}")
+        return PROPERTY
+    if _looks_like_geometry(raw):
+        return GEO_PROPERTY
+    return PROPERTY
+
+
+def _concise_to_normalized(raw: Any, kind: str, *, key_values: bool) -> dict[str, Any]:
+    """A bare value (concise/keyValues) becomes {"value": raw}; objects keep their members."""
+    if key_values or not isinstance(raw, dict):
+        return {"value": raw}
+    if kind == GEO_PROPERTY and "value" not in raw and _looks_like_geometry(raw):
+        return {"value": raw}
+    if kind == PROPERTY and not any(m in raw for m in ("value", "type")):
+        return {"value": raw}  # a compound value given in concise form
+    return raw
+
+
+class AttributeParser:
+    """Validates attributes against one TermMap; `now` stamps createdAt/modifiedAt."""
+
+    def __init__(self, term_map: TermMap, now: str, *, key_values: bool = False, allow_null: bool = False):
+        self.tm = term_map
+        self.now = now
+        self.key_values = key_values
+        self.allow_null = allow_null  # merge-patch: urn:ngsi-ld:null deletes
+
+    # names ---------------------------------------------------------------------------------------
+    def attribute_iri(self, name: str, path: str) -> Iri:
+        names.check_name(name, path)
+        if name in names.RESERVED_ATTRIBUTE_NAMES:
+            raise BadRequestData(f"{path}: {name!r} is a reserved name and cannot be used as an attribute")
+        return self.tm.expand_name(name)
+
+    # attributes ----------------------------------------------------------------------------------
+    def instances(self, name: str, raw: Any, path: str) -> list[Instance]:
+        """One attribute of an entity fragment: a single instance or an array of datasetId instances."""
+        if isinstance(raw, list) and raw and all(isinstance(i, dict) for i in raw) and not self.key_values:
+            if all(_is_instance_object(i) for i in raw):
+                parsed = [self.instance(item, f"{path}[{n}]") for n, item in enumerate(raw)]
+                seen: set[str | None] = set()
+                for inst in parsed:
+                    ds = inst.get("datasetId")
+                    if ds in seen:
+                        what = f"datasetId {ds!r}" if ds else "the default instance (no datasetId)"
+                        raise BadRequestData(f"{path}: {what} appears twice")
+                    seen.add(ds)
+                return parsed
+        return [self.instance(raw, path)]
+
+    def instance(self, raw: Any, path: str, *, partial: bool = False) -> Instance:
+        """One attribute instance in normalized form. `partial` allows the value member to be absent."""
+        if self.allow_null and is_null(raw):
+            return {"value": NGSILD_NULL, "type": PROPERTY}
+        kind = attribute_kind(raw, key_values=self.key_values)
+        body = _concise_to_normalized(raw, kind, key_values=self.key_values)
+        out: Instance = {"type": kind}
+        value_member = VALUE_MEMBER[kind]
+        for key, item in body.items():
+            if key == "type":
+                if item != kind and not (kind == GEO_PROPERTY and item in _GEO_TYPES):
+                    raise BadRequestData(f"{path}.type: {item!r} is not a valid attribute type")
+                continue
+            if key in SYSTEM_MEMBERS:
+                continue
+            member_path = f"{path}.{key}"
+            if key == value_member:
+                out[key] = self._value(kind, item, member_path)
+            elif key in CORE_ATTRIBUTE_MEMBERS:
+                out[key] = self._core_member(kind, key, item, member_path)
+            elif key == "@context":
+                raise BadRequestData(f"{member_path}: @context is only allowed at the top of a payload")
+            else:
+                sub_iri = self.attribute_iri(key, member_path)
+                if self.allow_null and is_null(item):
+                    out[sub_iri] = {"type": PROPERTY, "value": NGSILD_NULL}
+                    continue
+                out[sub_iri] = self.instance(item, member_path)
+        if value_member not in out and not partial:
+            raise BadRequestData(f"{path}: a {kind} needs a {value_member!r} member")
+        out["createdAt"] = self.now
+        out["modifiedAt"] = self.now
+        return out
+
+    def _core_member(self, kind: str, key: str, item: Any, path: str) -> Any:
+        if key == "observedAt":
+            if not isinstance(item, str):
+                raise BadRequestData(f"{path}: must be a DateTime string")
+            return datetimes.normalize_datetime(item, path)
+        if key == "unitCode":
+            if not isinstance(item, str) or not item:
+                raise BadRequestData(f"{path}: must be a non-empty string (UN/CEFACT code)")
+            return item
+        if key == "datasetId":
+            if not isinstance(item, str) or not names.is_uri(item):
+                raise BadRequestData(f"{path}: must be a URI")
+            return item
+        if key == "objectType" and kind in (RELATIONSHIP, LIST_RELATIONSHIP):
+            types = item if isinstance(item, list) else [item]
+            if not types or not all(isinstance(t, str) for t in types):
+                raise BadRequestData(f"{path}: must be an entity type name or a list of them")
+            for t in types:
+                names.check_name(t, path)
+            expanded = [self.tm.expand_name(t) for t in types]
+            return expanded if isinstance(item, list) else expanded[0]
+        if key == "lang" and kind == PROPERTY:
+            if not isinstance(item, str):
+                raise BadRequestData(f"{path}: must be a language tag")
+            return item
+        raise BadRequestData(f"{path}: {key!r} is not a member of a {kind}")
+
+    def _value(self, kind: str, value: Any, path: str) -> Any:
+        if is_null(value):
+            if self.allow_null:
+                return NGSILD_NULL
+            raise BadRequestData(f"{path}: null is not a valid value")
+        if kind == PROPERTY:
+            return _check_typed_literal(value, path)
+        if kind == GEO_PROPERTY:
+            if not isinstance(value, dict):
+                raise BadRequestData(f"{path}: a GeoProperty value must be a GeoJSON geometry object")
+            geojson.validate_geometry(value, path)
+            return value
+        if kind == RELATIONSHIP:
+            targets = value if isinstance(value, list) else [value]
+            for n, target in enumerate(targets):
+                if not isinstance(target, str) or not names.is_uri(target):
+                    where = f"{path}[{n}]" if isinstance(value, list) else path
+                    raise BadRequestData(f"{where}: a Relationship object must be a URI, got {target!r}")
+            return value
+        if kind == LANGUAGE_PROPERTY:
+            return _check_language_map(value, path)
+        if kind == VOCAB_PROPERTY:
+            vocabs = value if isinstance(value, list) else [value]
+            if not vocabs or not all(isinstance(v, str) and v for v in vocabs):
+                raise BadRequestData(f"{path}: a vocab must be a term or IRI, or a list of them")
+            expanded = [self.tm.expand_vocab(v) for v in vocabs]
+            return expanded if isinstance(value, list) else expanded[0]
+        if kind == JSON_PROPERTY:
+            if not isinstance(value, dict | list):
+                raise BadRequestData(f"{path}: a JsonProperty's json must be a JSON object or array")
+            return value
+        if kind == LIST_PROPERTY:
+            if not isinstance(value, list):
+                raise BadRequestData(f"{path}: a ListProperty's valueList must be an array")
+            return value
+        if kind == LIST_RELATIONSHIP:
+            if not isinstance(value, list):
+                raise BadRequestData(f"{path}: a ListRelationship's objectList must be an array")
+            out = []
+            for n, item in enumerate(value):
+                target = item.get("object") if isinstance(item, dict) else item
+                if not isinstance(target, str) or not names.is_uri(target):
+                    raise BadRequestData(f"{path}[{n}]: each object must be a URI")
+                out.append(target)
+            return out
+        raise BadRequestData(f"{path}: unsupported attribute type {kind!r}")  # pragma: no cover
+
+
+def _is_instance_object(item: dict[str, Any]) -> bool:
+    return item.get("type") in ATTRIBUTE_KINDS or any(m in item for m in _KIND_BY_MEMBER)
+
+
+def _check_typed_literal(value: Any, path: str) -> Any:
+    """JSON-LD typed values ({"@type": "DateTime", "@value": ...}) are checked and normalized."""
+    if isinstance(value, dict) and "@value" in value:
+        literal_type = value.get("@type")
+        literal = value["@value"]
+        if literal_type == "DateTime":
+            if not isinstance(literal, str):
+                raise BadRequestData(f"{path}: a DateTime @value must be a string")
+            return {"@type": "DateTime", "@value": datetimes.normalize_datetime(literal, path)}
+        if literal_type == "Date":
+            return {"@type": "Date", "@value": datetimes.parse_date(literal, path).isoformat()}
+        if literal_type == "Time":
+            datetimes.parse_time(literal, path)
+            return value
+    return value
+
+
+def _check_language_map(value: Any, path: str) -> dict[str, Any]:
+    if not isinstance(value, dict) or not value:
+        raise BadRequestData(f"{path}: a languageMap must be a non-empty object of language tag → string")
+    for tag, text in value.items():
+        if not (tag == "@none" or (isinstance(tag, str) and _LANGUAGE_TAG.fullmatch(tag))):
+            raise BadRequestData(f"{path}: {tag!r} is not a language tag (BCP 47) or '@none'")
+        texts = text if isinstance(text, list) else [text]
+        if not all(isinstance(t, str) for t in texts):
+            raise BadRequestData(f"{path}.{tag}: must be a string or a list of strings")
+    return value
+
+
+# entities ----------------------------------------------------------------------------------------
+def entity_types(raw: Any, tm: TermMap, path: str = "type") -> list[Iri]:
+    items = raw if isinstance(raw, list) else [raw]
+    if not items:
+        raise BadRequestData(f"{path}: an entity needs at least one type")
+    out: list[Iri] = []
+    for n, item in enumerate(items):
+        where = f"{path}[{n}]" if isinstance(raw, list) else path
+        if not isinstance(item, str):
+            raise BadRequestData(f"{where}: an entity type must be a string")
+        names.check_name(item, where)
+        iri = tm.expand_name(item)
+        if iri not in out:
+            out.append(iri)
+    return out
+
+
+def parse_entity(
+    body: Any, tm: TermMap, now: str, *, key_values: bool = False, require_type: bool = True
+) -> ExpandedEntity:
+    """A whole entity (create, replace, upsert): id, type, scope and attributes, expanded."""
+    if not isinstance(body, dict):
+        raise BadRequestData("an entity must be a JSON object")
+    entity_id = body.get("id", body.get("@id"))
+    if entity_id is None:
+        raise BadRequestData("the entity has no 'id'")
+    names.check_entity_id(entity_id, "id")
+    entity: ExpandedEntity = {"id": entity_id}
+    raw_type = body.get("type", body.get("@type", ABSENT))
+    if raw_type is ABSENT:
+        if require_type:
+            raise BadRequestData(f"entity {entity_id}: 'type' is missing")
+    else:
+        entity["type"] = entity_types(raw_type, tm)
+    entity.update(parse_fragment(body, tm, now, key_values=key_values, path_prefix=""))
+    entity["createdAt"] = now
+    entity["modifiedAt"] = now
+    return entity
+
+
+def parse_fragment(
+    body: Any,
+    tm: TermMap,
+    now: str,
+    *,
+    key_values: bool = False,
+    allow_null: bool = False,
+    path_prefix: str = "",
+) -> dict[str, Any]:
+    """The attribute part of a payload: {"attrs": {iri: [instances]}} plus "scope"/"type" when present."""
+    if not isinstance(body, dict):
+        raise BadRequestData("the payload must be a JSON object")
+    parser = AttributeParser(tm, now, key_values=key_values, allow_null=allow_null)
+    attrs: dict[Iri, list[Instance]] = {}
+    out: dict[str, Any] = {"attrs": attrs}
+    for key, raw in body.items():
+        if key in ("id", "@id", "@context", "createdAt", "modifiedAt", "deletedAt"):
+            continue
+        if key in ("type", "@type"):
+            if path_prefix or "id" not in body:
+                out["type"] = entity_types(raw, tm)
+            continue
+        if key == "scope":
+            if allow_null and is_null(raw):
+                out["scope"] = None
+            else:
+                out["scope"] = names.check_scope(raw, "scope")
+            continue
+        path = f"{path_prefix}{key}"
+        iri = parser.attribute_iri(key, path)
+        if iri in attrs:
+            raise BadRequestData(f"{path}: the attribute is given twice (as {key!r} and another term)")
+        attrs[iri] = parser.instances(key, raw, path)
+    return out

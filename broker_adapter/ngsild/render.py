@@ -1,0 +1,198 @@
+"""Stored entities rendered for a caller: compacted with its @context, in the format it asked for.
+
+Formats: normalized, concise and simplified (keyValues); GeoJSON Features for application/geo+json.
+Names are compacted with TermMap look-ups; nothing here runs a JSON-LD algorithm per entity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any
+
+from broker_adapter.ngsild.entity_input import CORE_ATTRIBUTE_MEMBERS
+from broker_adapter.ngsild.errors import BadRequestData
+from broker_adapter.ngsild.termmap import TermMap
+from broker_adapter.ngsild.types import (
+    GEO_PROPERTY,
+    LANGUAGE_PROPERTY,
+    LIST_RELATIONSHIP,
+    PROPERTY,
+    RELATIONSHIP,
+    VALUE_MEMBER,
+    VOCAB_PROPERTY,
+    CompactedEntity,
+    ExpandedEntity,
+    Instance,
+    Iri,
+)
+
+NORMALIZED = "normalized"
+CONCISE = "concise"
+SIMPLIFIED = "simplified"
+FORMATS = (NORMALIZED, CONCISE, SIMPLIFIED)
+SYSTEM_MEMBERS = ("createdAt", "modifiedAt", "deletedAt")
+LOCATION_IRI = "https://uri.etsi.org/ngsi-ld/location"
+
+
+@dataclass(frozen=True, slots=True)
+class RenderOptions:
+    format: str = NORMALIZED
+    sys_attrs: bool = False
+    pick: Collection[Iri] | None = None  # None: all attributes; includes "id"/"type"/"scope" when picked
+    omit: Collection[Iri] = ()
+    lang: str | None = None
+
+
+def _one_or_many(items: list[Any]) -> Any:
+    return items[0] if len(items) == 1 else items
+
+
+def _pick_language(language_map: dict[str, Any], lang: str) -> tuple[str, Any]:
+    """The spec's language selection: the requested tag, else '@none', else any (first) entry."""
+    wanted = [tag.strip() for tag in lang.split(",") if tag.strip()]
+    for tag in wanted:
+        if tag == "*":
+            break
+        tag_key = tag.split(";")[0]
+        if tag_key in language_map:
+            return tag_key, language_map[tag_key]
+    if "@none" in language_map:
+        return "@none", language_map["@none"]
+    first = next(iter(language_map))
+    return first, language_map[first]
+
+
+class Renderer:
+    def __init__(self, term_map: TermMap, options: RenderOptions) -> None:
+        self.tm = term_map
+        self.opt = options
+
+    # entities --------------------------------------------------------------------------------------
+    def entity(self, entity: ExpandedEntity) -> CompactedEntity:
+        opt = self.opt
+        pick = opt.pick
+        out: CompactedEntity = {}
+        if pick is None or "id" in pick:
+            out["id"] = entity["id"]
+        if (pick is None or "type" in pick) and "type" not in opt.omit:
+            out["type"] = _one_or_many([self.tm.compact_name(t) for t in entity["type"]])
+        if "scope" in entity and (pick is None or "scope" in pick) and "scope" not in opt.omit:
+            out["scope"] = _one_or_many(entity["scope"]) if opt.format != SIMPLIFIED else entity["scope"]
+        if opt.sys_attrs:
+            for key in SYSTEM_MEMBERS:
+                if key in entity:
+                    out[key] = entity[key]
+        for iri, instances in entity["attrs"].items():
+            if (pick is not None and iri not in pick) or iri in opt.omit:
+                continue
+            name = self.tm.compact_name(iri)
+            rendered = [self.attribute(inst) for inst in instances]
+            out[name] = _one_or_many(rendered)
+        return out
+
+    def attribute(self, inst: Instance) -> Any:
+        fmt = self.opt.format
+        if fmt == SIMPLIFIED:
+            return self._simple_value(inst)
+        kind = inst.get("type", PROPERTY)
+        out: dict[str, Any] = {} if fmt == CONCISE else {"type": kind}
+        for key, item in inst.items():
+            if key == "type":
+                continue
+            if key in CORE_ATTRIBUTE_MEMBERS:
+                if key in SYSTEM_MEMBERS and not self.opt.sys_attrs:
+                    continue
+                out[key] = self._member(kind, key, item)
+            else:
+                out[self.tm.compact_name(key)] = self.attribute(item)
+        if self.opt.lang is not None and kind == LANGUAGE_PROPERTY:
+            tag, text = _pick_language(inst["languageMap"], self.opt.lang)
+            del out["languageMap"]
+            if fmt != CONCISE:
+                out["type"] = PROPERTY
+            out["value"] = text
+            out["lang"] = tag
+        if fmt == CONCISE:
+            return self._concise(kind, out)
+        return out
+
+    def _concise(self, kind: str, out: dict[str, Any]) -> Any:
+        """Concise form: drop "type"; a Property/GeoProperty with only a value becomes the bare value."""
+        if list(out) == ["value"] and kind in (PROPERTY, GEO_PROPERTY):
+            value = out["value"]
+            if not isinstance(value, dict) or kind == GEO_PROPERTY:
+                return value
+        return out
+
+    def _member(self, kind: str, key: str, item: Any) -> Any:
+        if key == "vocab" and kind == VOCAB_PROPERTY:
+            if isinstance(item, list):
+                return [self.tm.compact_vocab(v) for v in item]
+            return self.tm.compact_vocab(item)
+        if key == "objectType":
+            if isinstance(item, list):
+                return [self.tm.compact_name(t) for t in item]
+            return self.tm.compact_name(item)
+        if key == "objectList" and kind == LIST_RELATIONSHIP:
+            return [{"object": target} for target in item]
+        return item
+
+    def _simple_value(self, inst: Instance) -> Any:
+        kind = inst.get("type", PROPERTY)
+        if kind == LANGUAGE_PROPERTY:
+            if self.opt.lang is not None:
+                return _pick_language(inst["languageMap"], self.opt.lang)[1]
+            return {"languageMap": inst["languageMap"]}
+        if kind == VOCAB_PROPERTY:
+            return {"vocab": self._member(kind, "vocab", inst["vocab"])}
+        if kind == RELATIONSHIP:
+            return inst["object"]
+        value = inst.get(VALUE_MEMBER.get(kind, "value"))
+        return value
+
+    # GeoJSON -----------------------------------------------------------------------------------------
+    def feature(self, entity: ExpandedEntity, geometry_property: Iri) -> dict[str, Any]:
+        """An entity as a GeoJSON Feature (application/geo+json)."""
+        properties = self.entity(entity)
+        feature_id = properties.pop("id", entity["id"])
+        geometry = None
+        instances = entity["attrs"].get(geometry_property)
+        if instances:
+            inst = instances[0]
+            if inst.get("type") == GEO_PROPERTY:
+                geometry = inst.get("value")
+        return {"id": feature_id, "type": "Feature", "geometry": geometry, "properties": properties}
+
+
+def parse_options(raw: str | None, *, allowed: Collection[str]) -> set[str]:
+    """The `options` parameter: a comma list; unknown options are a 400 (the spec's InvalidRequest)."""
+    if not raw:
+        return set()
+    options = {o.strip() for o in raw.split(",") if o.strip()}
+    unknown = options - set(allowed)
+    if unknown:
+        raise BadRequestData(
+            f"unknown option(s) {', '.join(sorted(unknown))}; allowed here: {', '.join(sorted(allowed))}"
+        )
+    return options
+
+
+def output_format(options: set[str], format_param: str | None = None) -> str:
+    """keyValues/simplified and concise from `options` or the v1.8 `format` parameter."""
+    chosen = set()
+    if format_param:
+        aliases = {"keyValues": SIMPLIFIED, "simplified": SIMPLIFIED, "concise": CONCISE,
+                   "normalized": NORMALIZED}
+        if format_param not in aliases:
+            raise BadRequestData(f"unknown format {format_param!r}; use normalized, concise or simplified")
+        chosen.add(aliases[format_param])
+    if options & {"keyValues", "simplified"}:
+        chosen.add(SIMPLIFIED)
+    if "concise" in options:
+        chosen.add(CONCISE)
+    if "normalized" in options:
+        chosen.add(NORMALIZED)
+    if len(chosen) > 1:
+        raise BadRequestData("options: choose one of normalized, concise and keyValues/simplified")
+    return chosen.pop() if chosen else NORMALIZED

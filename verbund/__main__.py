@@ -1,0 +1,5 @@
+import sys
+
+from verbund.cli import main
+
+sys.exit(main())
