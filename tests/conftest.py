@@ -26,8 +26,9 @@ def tenant() -> str:
 @pytest.fixture
 def client(broker: BrokerProcess, tenant: str) -> Iterator[httpx.Client]:
     """An HTTP client on the shared broker, scoped to a fresh tenant."""
-    with httpx.Client(base_url=broker.url + "/ngsi-ld/v1", headers={"NGSILD-Tenant": tenant},
-                      timeout=10) as c:
+    with httpx.Client(
+        base_url=broker.url + "/ngsi-ld/v1", headers={"NGSILD-Tenant": tenant}, timeout=10
+    ) as c:
         yield c
 
 

@@ -35,8 +35,15 @@ class Settings:
             raise ValueError(f"log level must be one of {', '.join(_LOG_LEVELS)}, not {self.log_level!r}")
         if self.log_format not in ("json", "text"):
             raise ValueError(f"log format must be json or text, not {self.log_format!r}")
-        for name in ("max_body_bytes", "max_batch_body_bytes", "max_json_depth", "max_batch_entities",
-                     "context_max_bytes", "default_limit", "max_limit"):
+        for name in (
+            "max_body_bytes",
+            "max_batch_body_bytes",
+            "max_json_depth",
+            "max_batch_entities",
+            "context_max_bytes",
+            "default_limit",
+            "max_limit",
+        ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
         if self.default_limit > self.max_limit:

@@ -12,9 +12,11 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
+from starlette.types import Message, Receive, Scope, Send
 
 from broker_adapter.api import batch, contexts, entities
 from broker_adapter.api.deps import Broker
+from broker_adapter.api.fastpath import FastRetrieve
 from broker_adapter.api.http import json_response, problem_response
 from broker_adapter.api.metrics import Metrics, MetricsMiddleware, TimedStore
 from broker_adapter.contexts.resolver import ContextResolver
@@ -33,7 +35,7 @@ from verbund.settings import Settings, load_settings
 log = logging.getLogger("verbund.broker")
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None) -> BrokerApp:
     """App factory (uvicorn --factory): settings from the environment unless given."""
     settings = settings or load_settings()
     configure_logging(settings)
@@ -43,14 +45,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = open_store(settings.store_url, settings.data_dir, synchronous=settings.sqlite_synchronous)
         timed = TimedStore(store, metrics)
-        resolver = ContextResolver(timed, base_url=settings.broker_url,
-                                   fetch_timeout=settings.context_fetch_timeout,
-                                   max_bytes=settings.context_max_bytes)
+        resolver = ContextResolver(
+            timed,
+            base_url=settings.broker_url,
+            fetch_timeout=settings.context_fetch_timeout,
+            max_bytes=settings.context_max_bytes,
+        )
         app.state.broker = Broker(settings=settings, store=timed, resolver=resolver)
         log.info("broker ready", extra={"store": settings.store_url or settings.data_dir})
         try:
             yield
         finally:
+            app.state.broker.writer.shutdown(wait=True)
             store.close()
 
     app = FastAPI(
@@ -65,8 +71,38 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(contexts.router)
     _add_operations_routes(app, metrics)
     _add_error_handlers(app)
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
-    return app
+    return BrokerApp(app, metrics)
+
+
+class BrokerApp:
+    """The ASGI entry point: metrics outermost, then the retrieve fast path, then FastAPI.
+
+    Wrapping FastAPI (instead of app.add_middleware) keeps the fast path outside FastAPI's own
+    middleware stack, which is most of what it saves."""
+
+    def __init__(self, api: FastAPI, metrics: Metrics) -> None:
+        self.api = api
+        self.state = api.state
+        self.router = api.router
+        self._stack = MetricsMiddleware(FastRetrieve(api), metrics)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._stack(scope, receive, send)
+            return
+        scope["app"] = self.api
+        tenant = next((v for k, v in scope["headers"] if k == b"ngsild-tenant"), None)
+        if tenant is None:
+            await self._stack(scope, receive, send)
+            return
+
+        async def send_with_tenant(message: Message) -> None:
+            # The HTTP binding names the tenant in every response to a request that named one.
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"ngsild-tenant", tenant)]
+            await send(message)
+
+        await self._stack(scope, receive, send_with_tenant)
 
 
 def _add_operations_routes(app: FastAPI, metrics: Metrics) -> None:

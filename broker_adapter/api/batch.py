@@ -12,7 +12,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from broker_adapter.api.deps import BrokerDep, WriteTenant
+from broker_adapter.api.deps import BrokerDep, CreatingTenant, ExistingTenant
 from broker_adapter.api.http import JSON, JSON_LD, json_body, json_response, request_context
 from broker_adapter.ngsild import names, operations
 from broker_adapter.ngsild.datetimes import now_iso
@@ -37,7 +37,7 @@ class _Failures:
 
 async def _entities(request: Request, broker: BrokerDep) -> tuple[list[Any], str]:
     s = broker.settings
-    body, kind = await json_body(request, max_bytes=s.max_batch_body_bytes, max_depth=s.max_json_depth + 1)
+    body, kind = await json_body(request, max_bytes=s.max_batch_body_bytes, max_depth=None)
     if not isinstance(body, list):
         raise BadRequestData("a batch operation takes a JSON array")
     if not body:
@@ -47,8 +47,9 @@ async def _entities(request: Request, broker: BrokerDep) -> tuple[list[Any], str
     return body, kind
 
 
-async def _term_maps(request: Request, broker: BrokerDep, items: list[Any], kind: str,
-                     failures: _Failures) -> list[TermMap | None]:
+async def _term_maps(
+    request: Request, broker: BrokerDep, items: list[Any], kind: str, failures: _Failures
+) -> list[TermMap | None]:
     """One TermMap per entity: its own @context with JSON-LD, the Link header's otherwise."""
     if kind != JSON_LD:
         if any(isinstance(item, dict) and "@context" in item for item in items):
@@ -65,8 +66,9 @@ async def _term_maps(request: Request, broker: BrokerDep, items: list[Any], kind
     return out
 
 
-def _result(outcomes: list[Outcome], failures: _Failures, *, created_status: bool,
-            created: set[str] | None = None) -> Response:
+def _result(
+    outcomes: list[Outcome], failures: _Failures, *, created_status: bool, created: set[str] | None = None
+) -> Response:
     errors = [(n, eid, err) for n, eid, err in failures.items]
     success: list[str] = []
     for outcome in outcomes:
@@ -104,11 +106,11 @@ async def _parse_each(request: Request, broker: BrokerDep, parse) -> tuple[list[
 
 
 @router.post("/create")
-async def batch_create(request: Request, broker: BrokerDep, tenant: WriteTenant) -> Response:
+async def batch_create(request: Request, broker: BrokerDep, tenant: CreatingTenant) -> Response:
     parse_options(request.query_params.get("options"), allowed=())
 
     def parse(item: Any, tm: TermMap, now: str) -> Change:
-        entity = parse_entity(item, tm, now)
+        entity = parse_entity(item, tm, now, max_depth=broker.settings.max_json_depth - 1)
         return Change(entity["id"], operations.create(entity))
 
     changes, failures = await _parse_each(request, broker, parse)
@@ -117,7 +119,7 @@ async def batch_create(request: Request, broker: BrokerDep, tenant: WriteTenant)
 
 
 @router.post("/upsert")
-async def batch_upsert(request: Request, broker: BrokerDep, tenant: WriteTenant) -> Response:
+async def batch_upsert(request: Request, broker: BrokerDep, tenant: CreatingTenant) -> Response:
     options = parse_options(request.query_params.get("options"), allowed=("replace", "update"))
     if len(options) > 1:
         raise BadRequestData("options: choose replace or update")
@@ -125,7 +127,7 @@ async def batch_upsert(request: Request, broker: BrokerDep, tenant: WriteTenant)
 
     def parse(item: Any, tm: TermMap, now: str) -> Change:
         if not update_mode:
-            entity = parse_entity(item, tm, now)
+            entity = parse_entity(item, tm, now, max_depth=broker.settings.max_json_depth - 1)
             return Change(entity["id"], operations.replace(entity, create_missing=True))
         if not isinstance(item, dict):
             raise BadRequestData("an entity must be a JSON object")
@@ -134,10 +136,11 @@ async def batch_upsert(request: Request, broker: BrokerDep, tenant: WriteTenant)
         if "type" not in item:
             raise BadRequestData(f"entity {entity_id}: 'type' is missing")
         types = entity_types(item["type"], tm)
-        fragment = parse_fragment(item, tm, now)
+        fragment = parse_fragment(item, tm, now, max_depth=broker.settings.max_json_depth - 1)
         fragment["type"] = types
-        change = operations.append(entity_id, fragment, now, operations.AttrReport(), create_missing=True,
-                                   types_for_new=types)
+        change = operations.append(
+            entity_id, fragment, now, operations.AttrReport(), create_missing=True, types_for_new=types
+        )
         return Change(entity_id, change)
 
     changes, failures = await _parse_each(request, broker, parse)
@@ -147,7 +150,7 @@ async def batch_upsert(request: Request, broker: BrokerDep, tenant: WriteTenant)
 
 
 @router.post("/update")
-async def batch_update(request: Request, broker: BrokerDep, tenant: WriteTenant) -> Response:
+async def batch_update(request: Request, broker: BrokerDep, tenant: ExistingTenant) -> Response:
     options = parse_options(request.query_params.get("options"), allowed=("noOverwrite",))
 
     def parse(item: Any, tm: TermMap, now: str) -> Change:
@@ -155,11 +158,17 @@ async def batch_update(request: Request, broker: BrokerDep, tenant: WriteTenant)
             raise BadRequestData("an entity must be a JSON object")
         entity_id = item.get("id")
         names.check_entity_id(entity_id, "id")
-        fragment = parse_fragment({k: v for k, v in item.items() if k != "type"}, tm, now)
+        fragment = parse_fragment(
+            {k: v for k, v in item.items() if k != "type"},
+            tm,
+            now,
+            max_depth=broker.settings.max_json_depth - 1,
+        )
         if "type" in item:
             fragment["type"] = entity_types(item["type"], tm)
-        change = operations.append(entity_id, fragment, now, operations.AttrReport(),
-                                   overwrite="noOverwrite" not in options)
+        change = operations.append(
+            entity_id, fragment, now, operations.AttrReport(), overwrite="noOverwrite" not in options
+        )
         return Change(entity_id, change)
 
     changes, failures = await _parse_each(request, broker, parse)
@@ -168,7 +177,7 @@ async def batch_update(request: Request, broker: BrokerDep, tenant: WriteTenant)
 
 
 @router.post("/merge")
-async def batch_merge(request: Request, broker: BrokerDep, tenant: WriteTenant) -> Response:
+async def batch_merge(request: Request, broker: BrokerDep, tenant: ExistingTenant) -> Response:
     parse_options(request.query_params.get("options"), allowed=())
 
     def parse(item: Any, tm: TermMap, now: str) -> Change:
@@ -176,7 +185,14 @@ async def batch_merge(request: Request, broker: BrokerDep, tenant: WriteTenant) 
             raise BadRequestData("an entity must be a JSON object")
         entity_id = item.get("id")
         names.check_entity_id(entity_id, "id")
-        fragment = parse_fragment({k: v for k, v in item.items() if k != "type"}, tm, now, allow_null=True)
+        fragment = parse_fragment(
+            {k: v for k, v in item.items() if k != "type"},
+            tm,
+            now,
+            allow_null=True,
+            max_depth=broker.settings.max_json_depth - 1,
+            partial=True,
+        )
         if "type" in item:
             fragment["type"] = entity_types(item["type"], tm)
         return Change(entity_id, operations.merge(entity_id, fragment, now))
@@ -187,7 +203,7 @@ async def batch_merge(request: Request, broker: BrokerDep, tenant: WriteTenant) 
 
 
 @router.post("/delete")
-async def batch_delete(request: Request, broker: BrokerDep, tenant: WriteTenant) -> Response:
+async def batch_delete(request: Request, broker: BrokerDep, tenant: ExistingTenant) -> Response:
     items, _ = await _entities(request, broker)
     failures = _Failures()
     changes: list[Change] = []

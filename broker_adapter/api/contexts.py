@@ -19,11 +19,13 @@ KINDS = ("Hosted", "Cached", "ImplicitlyCreated")
 @router.post("")
 async def add_context(request: Request, broker: BrokerDep) -> Response:
     s = broker.settings
-    body, _ = await json_body(request, max_bytes=s.context_max_bytes, max_depth=s.max_json_depth,
-                              allowed=(JSON, JSON_LD))
+    body, _ = await json_body(
+        request, max_bytes=s.context_max_bytes, max_depth=s.max_json_depth, allowed=(JSON, JSON_LD)
+    )
     record = await broker.resolver.add(body)
-    return Response(status_code=201,
-                    headers={"Location": f"/ngsi-ld/v1/jsonldContexts/{quote(record.id, safe='')}"})
+    return Response(
+        status_code=201, headers={"Location": f"/ngsi-ld/v1/jsonldContexts/{quote(record.id, safe='')}"}
+    )
 
 
 @router.get("")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
-from dataclasses import dataclass
-from typing import Annotated, Any
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Annotated, Any, TypeVar
 
-import anyio.to_thread
 from fastapi import Depends
 from starlette.requests import Request
 
@@ -18,6 +20,7 @@ from broker_adapter.ngsild.types import DEFAULT_TENANT, Tenant
 from broker_adapter.storage.port import Change, Outcome, Store
 from verbund.settings import Settings
 
+T = TypeVar("T")
 TENANT_HEADER = "ngsild-tenant"
 _TENANT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,63}")
 
@@ -29,16 +32,36 @@ class Broker:
     settings: Settings
     store: Store
     resolver: ContextResolver
+    known_tenants: set[Tenant] = field(default_factory=lambda: {DEFAULT_TENANT})
+
+    def tenant_exists(self, tenant: Tenant) -> bool:
+        """Tenants are never dropped, so a positive answer is cached (saves a query per read)."""
+        if tenant in self.known_tenants:
+            return True
+        if self.store.tenant_exists(tenant):
+            self.known_tenants.add(tenant)
+            return True
+        return False
+
+    writer: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="verbund-writer")
+    )
 
     async def apply(self, tenant: Tenant, changes: list[Change]) -> list[Outcome]:
-        """Writes run in a worker thread: they wait on the disk (fsync) and must not block the loop."""
-        return await anyio.to_thread.run_sync(self.store.apply, tenant, changes)
+        """Writes run on one writer thread: they wait on the disk (fsync) and must not block the loop,
+        and SQLite takes one writer at a time anyway (one thread also means one connection's cache)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.writer, self.store.apply, tenant, changes)
+
+    async def run_write(self, fn: Callable[..., T], *args: Any) -> T:
+        """Any other store write (purge, contexts) on the same writer thread."""
+        return await asyncio.get_running_loop().run_in_executor(self.writer, fn, *args)
 
     async def term_map(self, raw_context: Any) -> TermMap:
         return await self.resolver.resolve(raw_context)
 
 
-def get_broker(request: Request) -> Broker:
+async def get_broker(request: Request) -> Broker:
     return request.app.state.broker
 
 
@@ -56,20 +79,21 @@ def tenant_of(request: Request) -> Tenant:
     return raw
 
 
-def write_tenant(request: Request) -> Tenant:
-    """A tenant is created by its first write."""
+async def creating_tenant(request: Request) -> Tenant:
+    """A tenant is created by its first write. (async: FastAPI runs sync dependencies in a thread.)"""
     return tenant_of(request)
 
 
-def read_tenant(request: Request) -> Tenant:
+async def existing_tenant(request: Request) -> Tenant:
     tenant = tenant_of(request)
-    if not request.app.state.broker.store.tenant_exists(tenant):
+    if not request.app.state.broker.tenant_exists(tenant):
         raise NonexistentTenant(f"tenant {tenant!r} does not exist (nothing has been written to it)")
     return tenant
 
 
-WriteTenant = Annotated[Tenant, Depends(write_tenant)]
-ReadTenant = Annotated[Tenant, Depends(read_tenant)]
+# Operations that may create entities create the tenant too; all others need it to exist.
+CreatingTenant = Annotated[Tenant, Depends(creating_tenant)]
+ExistingTenant = Annotated[Tenant, Depends(existing_tenant)]
 
 
 def response_context_url(request: Request) -> str:

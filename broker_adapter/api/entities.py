@@ -12,7 +12,14 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from broker_adapter.api.deps import BrokerDep, ReadTenant, WriteTenant, response_context_url
+from broker_adapter.api.deps import (
+    Broker,
+    BrokerDep,
+    CreatingTenant,
+    ExistingTenant,
+    existing_tenant,
+    response_context_url,
+)
 from broker_adapter.api.http import (
     GEO_JSON,
     JSON,
@@ -46,10 +53,11 @@ def _location(request: Request, entity_id: str) -> str:
     return f"/ngsi-ld/v1/entities/{quote(entity_id, safe=':/')}"
 
 
-async def _body_and_terms(request: Request, broker: BrokerDep, *, allowed=(JSON, JSON_LD)) -> tuple[Any, TermMap]:
+async def _body_and_terms(
+    request: Request, broker: BrokerDep, *, allowed=(JSON, JSON_LD)
+) -> tuple[Any, TermMap]:
     s = broker.settings
-    body, kind = await json_body(request, max_bytes=s.max_body_bytes, max_depth=s.max_json_depth,
-                                 allowed=allowed)
+    body, kind = await json_body(request, max_bytes=s.max_body_bytes, max_depth=None, allowed=allowed)
     return body, await broker.term_map(request_context(request, body, kind))
 
 
@@ -69,13 +77,13 @@ async def _write_one(broker: BrokerDep, tenant: str, entity_id: str, change) -> 
         raise outcome.error
 
 
-def _tenant_headers(request: Request) -> dict[str, str]:
-    tenant = request.headers.get("ngsild-tenant")
-    return {"NGSILD-Tenant": tenant} if tenant else {}
-
-
 # render options shared with queries --------------------------------------------------------------
+_DEFAULT_RENDER = RenderOptions()
+
+
 def render_options(request: Request, tm: TermMap, *, allowed_options=RETRIEVE_OPTIONS) -> RenderOptions:
+    if not request.scope["query_string"]:
+        return _DEFAULT_RENDER
     params = request.query_params
     options = parse_options(params.get("options"), allowed=allowed_options)
     fmt = output_format(options, params.get("format"))
@@ -96,8 +104,9 @@ def render_options(request: Request, tm: TermMap, *, allowed_options=RETRIEVE_OP
     return RenderOptions(format=fmt, sys_attrs="sysAttrs" in options, pick=pick, omit=omit, lang=lang)
 
 
-def render_entities(request: Request, tm: TermMap, entities: list[ExpandedEntity], accept: str,
-                    options: RenderOptions) -> list[CompactedEntity] | dict[str, Any]:
+def render_entities(
+    request: Request, tm: TermMap, entities: list[ExpandedEntity], accept: str, options: RenderOptions
+) -> list[CompactedEntity] | dict[str, Any]:
     renderer = Renderer(tm, options)
     if accept == GEO_JSON:
         geometry = request.query_params.get("geometryProperty")
@@ -114,16 +123,24 @@ def render_entities(request: Request, tm: TermMap, entities: list[ExpandedEntity
 
 # entities ----------------------------------------------------------------------------------------
 @router.post("/entities", status_code=201)
-async def create_entity(request: Request, broker: BrokerDep, tenant: WriteTenant) -> Response:
+async def create_entity(request: Request, broker: BrokerDep, tenant: CreatingTenant) -> Response:
     body, tm = await _body_and_terms(request, broker)
-    entity = parse_entity(body, tm, now_iso())
+    entity = parse_entity(body, tm, now_iso(), max_depth=broker.settings.max_json_depth)
     await _write_one(broker, tenant, entity["id"], operations.create(entity))
-    return Response(status_code=201, headers={"Location": _location(request, entity["id"]),
-                                              **_tenant_headers(request)})
+    return Response(
+        status_code=201, headers={"Location": _location(request, entity["id"])}
+    )
 
 
 @router.get("/entities/{entity_id:path}")
-async def retrieve_entity(request: Request, entity_id: str, broker: BrokerDep, tenant: ReadTenant) -> Response:
+async def retrieve_entity_route(request: Request, entity_id: str) -> Response:
+    """Served by `fastpath.FastRetrieve` in the running app; kept here for the route table and OpenAPI."""
+    return await retrieve_entity(request, entity_id)
+
+
+async def retrieve_entity(request: Request, entity_id: str) -> Response:
+    broker: Broker = request.app.state.broker
+    tenant = await existing_tenant(request)
     accept = negotiate(request, (JSON, JSON_LD, GEO_JSON))
     _check_path_id(entity_id)
     tm = await _read_terms(request, broker)
@@ -134,19 +151,20 @@ async def retrieve_entity(request: Request, entity_id: str, broker: BrokerDep, t
     if request.query_params.get("attrs") is not None and not any(a in entity["attrs"] for a in options.pick):
         raise ResourceNotFound(f"entity {entity_id} has none of the requested attributes")
     renderer = Renderer(tm, options)
-    headers = context_headers(accept, response_context_url(request))
+    context_url = response_context_url(request)
+    headers = context_headers(accept, context_url)
     if accept == GEO_JSON:
         geometry = request.query_params.get("geometryProperty")
         geo_iri = tm.expand_name(geometry) if geometry else LOCATION_IRI
         return json_response(renderer.feature(entity, geo_iri), media=GEO_JSON, headers=headers)
     out = renderer.entity(entity)
     if accept == JSON_LD:
-        out["@context"] = response_context_url(request)
+        out["@context"] = context_url
     return json_response(out, media=accept, headers=headers)
 
 
 @router.get("/entities")
-async def query_entities(request: Request, broker: BrokerDep, tenant: ReadTenant) -> Response:
+async def query_entities(request: Request, broker: BrokerDep, tenant: ExistingTenant) -> Response:
     accept = negotiate(request, (JSON, JSON_LD, GEO_JSON))
     tm = await _read_terms(request, broker)
     params = request.query_params
@@ -197,25 +215,24 @@ def entity_query(params, tm: TermMap, settings) -> EntityQuery:
 
 
 @router.delete("/entities")
-async def purge_entities(request: Request, broker: BrokerDep, tenant: ReadTenant) -> Response:
+async def purge_entities(request: Request, broker: BrokerDep, tenant: ExistingTenant) -> Response:
     tm = await _read_terms(request, broker)
     params = request.query_params
     if not (params.get("type") or params.get("id") or params.get("idPattern")):
         raise BadRequestData("purging entities needs type, id or idPattern")
     query = entity_query(params, tm, broker.settings)
-    import anyio.to_thread
-
-    await anyio.to_thread.run_sync(broker.store.delete_entities, tenant, query)
+    await broker.run_write(broker.store.delete_entities, tenant, query)
     return Response(status_code=204)
 
 
 @router.put("/entities/{entity_id:path}/attrs/{attr}")
-async def replace_attribute(request: Request, entity_id: str, attr: str, broker: BrokerDep,
-                            tenant: WriteTenant) -> Response:
+async def replace_attribute(
+    request: Request, entity_id: str, attr: str, broker: BrokerDep, tenant: ExistingTenant
+) -> Response:
     _check_path_id(entity_id)
     body, tm = await _body_and_terms(request, broker)
     now = now_iso()
-    parser = AttributeParser(tm, now)
+    parser = AttributeParser(tm, now, max_depth=broker.settings.max_json_depth)
     iri = parser.attribute_iri(attr, "attrId (in the URL)")
     payload = {k: v for k, v in body.items() if k != "@context"} if isinstance(body, dict) else body
     instances = parser.instances(attr, payload, attr)
@@ -224,14 +241,15 @@ async def replace_attribute(request: Request, entity_id: str, attr: str, broker:
 
 
 @router.patch("/entities/{entity_id:path}/attrs/{attr}")
-async def partial_attribute_update(request: Request, entity_id: str, attr: str, broker: BrokerDep,
-                                   tenant: WriteTenant) -> Response:
+async def partial_attribute_update(
+    request: Request, entity_id: str, attr: str, broker: BrokerDep, tenant: ExistingTenant
+) -> Response:
     _check_path_id(entity_id)
     body, tm = await _body_and_terms(request, broker, allowed=(JSON, JSON_LD, MERGE_PATCH))
     if not isinstance(body, dict):
         raise BadRequestData("the attribute fragment must be a JSON object")
     now = now_iso()
-    parser = AttributeParser(tm, now, allow_null=True)
+    parser = AttributeParser(tm, now, allow_null=True, max_depth=broker.settings.max_json_depth)
     iri = parser.attribute_iri(attr, "attrId (in the URL)")
     payload = {k: v for k, v in body.items() if k != "@context"}
     instance = parser.instance(payload, attr, partial=True)
@@ -241,8 +259,9 @@ async def partial_attribute_update(request: Request, entity_id: str, attr: str, 
 
 
 @router.delete("/entities/{entity_id:path}/attrs/{attr}")
-async def delete_attribute(request: Request, entity_id: str, attr: str, broker: BrokerDep,
-                           tenant: ReadTenant) -> Response:
+async def delete_attribute(
+    request: Request, entity_id: str, attr: str, broker: BrokerDep, tenant: ExistingTenant
+) -> Response:
     _check_path_id(entity_id)
     tm = await _read_terms(request, broker)
     parser = AttributeParser(tm, now_iso())
@@ -258,12 +277,14 @@ async def delete_attribute(request: Request, entity_id: str, attr: str, broker: 
 
 
 @router.post("/entities/{entity_id:path}/attrs")
-async def append_attributes(request: Request, entity_id: str, broker: BrokerDep, tenant: WriteTenant) -> Response:
+async def append_attributes(
+    request: Request, entity_id: str, broker: BrokerDep, tenant: ExistingTenant
+) -> Response:
     _check_path_id(entity_id)
     options = parse_options(request.query_params.get("options"), allowed=APPEND_OPTIONS)
     body, tm = await _body_and_terms(request, broker)
     now = now_iso()
-    fragment = parse_fragment(_without_id(body, entity_id), tm, now, path_prefix="")
+    fragment = parse_fragment(_without_id(body, entity_id), tm, now, max_depth=broker.settings.max_json_depth)
     report = operations.AttrReport()
     change = operations.append(entity_id, fragment, now, report, overwrite="noOverwrite" not in options)
     await _write_one(broker, tenant, entity_id, change)
@@ -271,11 +292,15 @@ async def append_attributes(request: Request, entity_id: str, broker: BrokerDep,
 
 
 @router.patch("/entities/{entity_id:path}/attrs")
-async def update_attributes(request: Request, entity_id: str, broker: BrokerDep, tenant: WriteTenant) -> Response:
+async def update_attributes(
+    request: Request, entity_id: str, broker: BrokerDep, tenant: ExistingTenant
+) -> Response:
     _check_path_id(entity_id)
     body, tm = await _body_and_terms(request, broker)
     now = now_iso()
-    fragment = parse_fragment(_without_id(body, entity_id), tm, now, allow_null=True, path_prefix="")
+    fragment = parse_fragment(
+        _without_id(body, entity_id), tm, now, allow_null=True, max_depth=broker.settings.max_json_depth
+    )
     report = operations.AttrReport()
     await _write_one(broker, tenant, entity_id, operations.update_attrs(entity_id, fragment, now, report))
     return update_result(report, tm)
@@ -287,8 +312,9 @@ def update_result(report: operations.AttrReport, tm: TermMap) -> Response:
         return Response(status_code=204)
     body = {
         "updated": [tm.compact_name(i) for i in report.updated],
-        "notUpdated": [{"attributeName": tm.compact_name(i), "reason": reason}
-                       for i, reason in report.not_updated],
+        "notUpdated": [
+            {"attributeName": tm.compact_name(i), "reason": reason} for i, reason in report.not_updated
+        ],
     }
     return json_response(body, status=207)
 
@@ -302,32 +328,41 @@ def _without_id(body: Any, entity_id: str) -> Any:
 
 
 @router.put("/entities/{entity_id:path}")
-async def replace_entity(request: Request, entity_id: str, broker: BrokerDep, tenant: WriteTenant) -> Response:
+async def replace_entity(
+    request: Request, entity_id: str, broker: BrokerDep, tenant: ExistingTenant
+) -> Response:
     _check_path_id(entity_id)
     body, tm = await _body_and_terms(request, broker)
     if isinstance(body, dict):
         if "id" in body and body["id"] != entity_id:
             raise BadRequestData(f"the body's id {body['id']!r} differs from the URL's {entity_id!r}")
         body = {**body, "id": entity_id}
-    entity = parse_entity(body, tm, now_iso(), require_type=False)
+    entity = parse_entity(body, tm, now_iso(), require_type=False, max_depth=broker.settings.max_json_depth)
     await _write_one(broker, tenant, entity_id, operations.replace(entity))
     return Response(status_code=204)
 
 
 @router.patch("/entities/{entity_id:path}")
-async def merge_entity(request: Request, entity_id: str, broker: BrokerDep, tenant: WriteTenant) -> Response:
+async def merge_entity(request: Request, entity_id: str, broker: BrokerDep, tenant: ExistingTenant) -> Response:
     _check_path_id(entity_id)
     body, tm = await _body_and_terms(request, broker, allowed=(JSON, JSON_LD, MERGE_PATCH))
     options = parse_options(request.query_params.get("options"), allowed=("keyValues", "simplified"))
     now = now_iso()
-    fragment = parse_fragment(_without_id(body, entity_id), tm, now, allow_null=True,
-                              key_values=bool(options), path_prefix="")
+    fragment = parse_fragment(
+        _without_id(body, entity_id),
+        tm,
+        now,
+        allow_null=True,
+        key_values=bool(options),
+        max_depth=broker.settings.max_json_depth,
+        partial=True,
+    )
     await _write_one(broker, tenant, entity_id, operations.merge(entity_id, fragment, now))
     return Response(status_code=204)
 
 
 @router.delete("/entities/{entity_id:path}")
-async def delete_entity(request: Request, entity_id: str, broker: BrokerDep, tenant: ReadTenant) -> Response:
+async def delete_entity(request: Request, entity_id: str, broker: BrokerDep, tenant: ExistingTenant) -> Response:
     _check_path_id(entity_id)
     await _write_one(broker, tenant, entity_id, operations.delete(entity_id))
     return Response(status_code=204)

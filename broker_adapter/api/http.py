@@ -17,6 +17,7 @@ from broker_adapter.ngsild.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
+from broker_adapter.ngsild.limits import DEFAULT_MAX_DEPTH, check_depth
 from broker_adapter.ngsild.link_header import context_link, parse_context_link
 
 JSON = "application/json"
@@ -33,8 +34,7 @@ class JsonResponse(Response):
 
 
 def problem_response(error: NgsiLdError, headers: Mapping[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(error.problem()), status_code=error.status, headers=headers,
-                    media_type=JSON)
+    return Response(orjson.dumps(error.problem()), status_code=error.status, headers=headers, media_type=JSON)
 
 
 # request bodies ------------------------------------------------------------------------------------
@@ -57,19 +57,6 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
-def check_depth(value: Any, max_depth: int) -> None:
-    """Refuse JSON nested deeper than `max_depth` (iterative: a hostile body cannot blow the stack)."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > max_depth:
-            raise BadRequestData(f"the JSON is nested deeper than {max_depth} levels")
-        if isinstance(item, dict):
-            stack.extend((v, depth + 1) for v in item.values() if isinstance(v, dict | list))
-        elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item if isinstance(v, dict | list))
-
-
 def media_type(request: Request) -> str | None:
     raw = request.headers.get("content-type")
     if raw is None:
@@ -77,9 +64,12 @@ def media_type(request: Request) -> str | None:
     return raw.split(";", 1)[0].strip().lower()
 
 
-async def json_body(request: Request, *, max_bytes: int, max_depth: int,
-                    allowed: tuple[str, ...] = (JSON, JSON_LD)) -> tuple[Any, str]:
-    """Parsed body and its media type; 415 for other media types, 400 for malformed JSON."""
+async def json_body(
+    request: Request, *, max_bytes: int, max_depth: int | None, allowed: tuple[str, ...] = (JSON, JSON_LD)
+) -> tuple[Any, str]:
+    """Parsed body and its media type; 415 for other media types, 400 for malformed JSON.
+
+    max_depth None: the caller's parser bounds nesting itself (entities: see entity_input)."""
     kind = media_type(request)
     if kind not in allowed:
         shown = kind or "no Content-Type"
@@ -91,7 +81,8 @@ async def json_body(request: Request, *, max_bytes: int, max_depth: int,
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise InvalidRequest(f"the body is not valid JSON: {exc}") from exc
-    check_depth(body, max_depth)
+    if max_depth is not None:
+        check_depth(body, max_depth)
     return body, kind
 
 
@@ -102,14 +93,18 @@ def request_context(request: Request, body: Any, kind: str | None) -> Any:
     link = request.headers.get("link")
     if kind == JSON_LD:
         if link is not None and parse_context_link(link) is not None:
-            raise InvalidRequest("with Content-Type application/ld+json the @context goes in the body, "
-                                 "not in a Link header")
+            raise InvalidRequest(
+                "with Content-Type application/ld+json the @context goes in the body, not in a Link header"
+            )
         if not isinstance(body, dict) or "@context" not in body:
             raise BadRequestData("Content-Type application/ld+json requires an @context member in the body")
+        check_depth(body["@context"], DEFAULT_MAX_DEPTH, "@context")
         return body["@context"]
     if isinstance(body, dict) and "@context" in body:
-        raise BadRequestData("an @context in the body requires Content-Type application/ld+json; "
-                             "with application/json give it in a Link header")
+        raise BadRequestData(
+            "an @context in the body requires Content-Type application/ld+json; "
+            "with application/json give it in a Link header"
+        )
     if link is None:
         return None
     return parse_context_link(link)
@@ -163,8 +158,9 @@ def context_headers(accept: str, context_url: str) -> dict[str, str]:
     return {"Link": context_link(context_url)}
 
 
-def json_response(content: Any, *, status: int = 200, media: str = JSON,
-                  headers: Mapping[str, str] | None = None) -> Response:
+def json_response(
+    content: Any, *, status: int = 200, media: str = JSON, headers: Mapping[str, str] | None = None
+) -> Response:
     return Response(orjson.dumps(content), status_code=status, headers=headers, media_type=media)
 
 

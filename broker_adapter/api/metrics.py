@@ -42,19 +42,31 @@ class Metrics:
             self.store_latency[operation].observe(seconds)
 
     def render(self) -> str:
-        lines = ["# HELP verbund_http_requests_total HTTP requests by route and status",
-                 "# TYPE verbund_http_requests_total counter"]
+        lines = [
+            "# HELP verbund_http_requests_total HTTP requests by route and status",
+            "# TYPE verbund_http_requests_total counter",
+        ]
         for (method, route, status), n in sorted(self.requests.items()):
-            lines.append(f'verbund_http_requests_total{{method="{method}",route="{route}",status="{status}"}} {n}')
-        lines += ["# HELP verbund_http_request_duration_seconds HTTP request latency by route",
-                  "# TYPE verbund_http_request_duration_seconds histogram"]
+            lines.append(
+                f'verbund_http_requests_total{{method="{method}",route="{route}",status="{status}"}} {n}'
+            )
+        lines += [
+            "# HELP verbund_http_request_duration_seconds HTTP request latency by route",
+            "# TYPE verbund_http_request_duration_seconds histogram",
+        ]
         for (method, route), hist in sorted(self.latency.items()):
-            _histogram(lines, "verbund_http_request_duration_seconds", f'method="{method}",route="{route}"', hist)
-        lines += ["# HELP verbund_store_operation_duration_seconds store call latency by operation",
-                  "# TYPE verbund_store_operation_duration_seconds histogram"]
+            _histogram(
+                lines, "verbund_http_request_duration_seconds", f'method="{method}",route="{route}"', hist
+            )
+        lines += [
+            "# HELP verbund_store_operation_duration_seconds store call latency by operation",
+            "# TYPE verbund_store_operation_duration_seconds histogram",
+        ]
         with self._lock:
             for operation, hist in sorted(self.store_latency.items()):
-                _histogram(lines, "verbund_store_operation_duration_seconds", f'operation="{operation}"', hist)
+                _histogram(
+                    lines, "verbund_store_operation_duration_seconds", f'operation="{operation}"', hist
+                )
         return "\n".join(lines) + "\n"
 
 

@@ -184,7 +184,7 @@ class ContextResolver:
 
     async def _expand(
         self, value: Any, base: str | None, depth: int, chain: tuple[str, ...], budget: _Budget
-    ):
+    ) -> list[Any]:
         """Replace every remote reference in value by its content: a flat list of objects and nulls."""
         if value is None:
             return [None]
@@ -239,7 +239,7 @@ class ContextResolver:
         budget.documents += 1
         if budget.documents > self._max_documents:
             raise LdContextNotAvailable(
-                f"@context refers to more than {self._max_documents} remote documents"
+                f"@context refers to more than {self._max_documents} remote documents (stopped at {url})"
             )
         return await self._document(url)
 

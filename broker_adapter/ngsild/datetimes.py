@@ -109,8 +109,24 @@ def format_datetime(dt: datetime) -> str:
     return dt.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
+_NORMALIZED: dict[str, str] = {}  # input → canonical; sensors repeat timestamps across a batch
+_NORMALIZED_LIMIT = 4096
+
+
 def normalize_datetime(s: object, path: str) -> str:
     """Validate a DateTime string and return its canonical form, so stored strings sort chronologically."""
+    if isinstance(s, str):
+        known = _NORMALIZED.get(s)
+        if known is not None:
+            return known
+    canonical = _normalize(s, path)
+    if len(_NORMALIZED) >= _NORMALIZED_LIMIT:
+        _NORMALIZED.clear()
+    _NORMALIZED[s] = canonical  # type: ignore[index]  # s is a str once _normalize accepted it
+    return canonical
+
+
+def _normalize(s: object, path: str) -> str:
     dt = parse_datetime(s, path)
     # A valid input of exactly 24 characters with "T" and "Z" can only be the canonical form itself.
     if isinstance(s, str) and len(s) == 24 and s[10] == "T" and s[23] == "Z":

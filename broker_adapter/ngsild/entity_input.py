@@ -11,6 +11,7 @@ from typing import Any
 
 from broker_adapter.ngsild import datetimes, geojson, names
 from broker_adapter.ngsild.errors import BadRequestData
+from broker_adapter.ngsild.limits import DEFAULT_MAX_DEPTH, check_depth
 from broker_adapter.ngsild.termmap import TermMap
 from broker_adapter.ngsild.types import (
     ATTRIBUTE_KINDS,
@@ -29,6 +30,7 @@ from broker_adapter.ngsild.types import (
 )
 
 NGSILD_NULL = "urn:ngsi-ld:null"
+_SCALARS = frozenset({str, int, float, bool})
 
 # Members of an attribute that are not sub-attributes.
 CORE_ATTRIBUTE_MEMBERS = frozenset(
@@ -76,8 +78,10 @@ def is_null(value: Any) -> bool:
 
 
 def _looks_like_geometry(value: Any) -> bool:
-    return isinstance(value, dict) and value.get("type") in _GEO_TYPES and (
-        "coordinates" in value or "geometries" in value
+    return (
+        isinstance(value, dict)
+        and value.get("type") in _GEO_TYPES
+        and ("coordinates" in value or "geometries" in value)
     )
 
 
@@ -95,32 +99,47 @@ def attribute_kind(raw: Any, *, key_values: bool = False) -> str:
                     return GEO_PROPERTY
                 return kind
         if declared is not None and isinstance(declared, str) and declared not in _GEO_TYPES:
-            raise BadRequestData(f"unknown attribute type {declared!r}; expected one of {sorted(ATTRIBUTE_KINDS)}")
+            raise BadRequestData(
+                f"unknown attribute type {declared!r}; expected one of {sorted(ATTRIBUTE_KINDS)}"
+            )
         return PROPERTY
     if _looks_like_geometry(raw):
         return GEO_PROPERTY
     return PROPERTY
 
 
-def _concise_to_normalized(raw: Any, kind: str, *, key_values: bool) -> dict[str, Any]:
-    """A bare value (concise/keyValues) becomes {"value": raw}; objects keep their members."""
+def _concise_to_normalized(raw: Any, kind: str, *, key_values: bool, partial: bool = False) -> dict[str, Any]:
+    """A bare value (concise/keyValues) becomes {"value": raw}; objects keep their members.
+
+    An object with no value member is a compound value in concise form, unless it carries attribute
+    members (observedAt, unitCode, ...) or is a fragment (`partial`: merge-patch, partial update),
+    where its keys are members and sub-attributes."""
     if key_values or not isinstance(raw, dict):
         return {"value": raw}
     if kind == GEO_PROPERTY and "value" not in raw and _looks_like_geometry(raw):
         return {"value": raw}
-    if kind == PROPERTY and not any(m in raw for m in ("value", "type")):
-        return {"value": raw}  # a compound value given in concise form
+    if kind == PROPERTY and not partial and not any(m in raw for m in CORE_ATTRIBUTE_MEMBERS):
+        return {"value": raw}
     return raw
 
 
 class AttributeParser:
     """Validates attributes against one TermMap; `now` stamps createdAt/modifiedAt."""
 
-    def __init__(self, term_map: TermMap, now: str, *, key_values: bool = False, allow_null: bool = False):
+    def __init__(
+        self,
+        term_map: TermMap,
+        now: str,
+        *,
+        key_values: bool = False,
+        allow_null: bool = False,
+        max_depth: int = DEFAULT_MAX_DEPTH,
+    ):
         self.tm = term_map
         self.now = now
         self.key_values = key_values
         self.allow_null = allow_null  # merge-patch: urn:ngsi-ld:null deletes
+        self.max_depth = max_depth  # nesting bound for the whole entity (entity = level 1)
 
     # names ---------------------------------------------------------------------------------------
     def attribute_iri(self, name: str, path: str) -> Iri:
@@ -130,56 +149,67 @@ class AttributeParser:
         return self.tm.expand_name(name)
 
     # attributes ----------------------------------------------------------------------------------
-    def instances(self, name: str, raw: Any, path: str) -> list[Instance]:
+    def instances(self, name: str, raw: Any, path: str, *, partial: bool = False) -> list[Instance]:
         """One attribute of an entity fragment: a single instance or an array of datasetId instances."""
-        if isinstance(raw, list) and raw and all(isinstance(i, dict) for i in raw) and not self.key_values:
-            if all(_is_instance_object(i) for i in raw):
-                parsed = [self.instance(item, f"{path}[{n}]") for n, item in enumerate(raw)]
-                seen: set[str | None] = set()
-                for inst in parsed:
-                    ds = inst.get("datasetId")
-                    if ds in seen:
-                        what = f"datasetId {ds!r}" if ds else "the default instance (no datasetId)"
-                        raise BadRequestData(f"{path}: {what} appears twice")
-                    seen.add(ds)
-                return parsed
-        return [self.instance(raw, path)]
+        if (
+            isinstance(raw, list)
+            and raw
+            and not self.key_values
+            and all(isinstance(i, dict) and _is_instance_object(i) for i in raw)
+        ):
+            parsed = [self.instance(item, f"{path}[{n}]", depth=3) for n, item in enumerate(raw)]
+            seen: set[str | None] = set()
+            for inst in parsed:
+                ds = inst.get("datasetId")
+                if ds in seen:
+                    what = f"datasetId {ds!r}" if ds else "the default instance (no datasetId)"
+                    raise BadRequestData(f"{path}: {what} appears twice")
+                seen.add(ds)
+            return parsed
+        return [self.instance(raw, path, partial=partial)]
 
-    def instance(self, raw: Any, path: str, *, partial: bool = False) -> Instance:
-        """One attribute instance in normalized form. `partial` allows the value member to be absent."""
+    def instance(self, raw: Any, path: str, *, partial: bool = False, depth: int = 2) -> Instance:
+        """One attribute instance in normalized form. `partial` allows the value member to be absent.
+
+        `depth` is the nesting level of `raw` in the payload, so sub-attributes cannot nest without bound."""
+        if depth >= self.max_depth:
+            raise BadRequestData(f"{path}: attributes nest deeper than {self.max_depth} levels")
         if self.allow_null and is_null(raw):
             return {"value": NGSILD_NULL, "type": PROPERTY}
-        kind = attribute_kind(raw, key_values=self.key_values)
-        body = _concise_to_normalized(raw, kind, key_values=self.key_values)
+        declared = raw.get("type") if type(raw) is dict and not self.key_values else None
+        if declared in ATTRIBUTE_KINDS:  # normalized form: the common case, no guessing needed
+            kind, body = declared, raw
+        else:
+            kind = attribute_kind(raw, key_values=self.key_values)
+            body = _concise_to_normalized(raw, kind, key_values=self.key_values, partial=partial)
         out: Instance = {"type": kind}
         value_member = VALUE_MEMBER[kind]
         for key, item in body.items():
-            if key == "type":
-                if item != kind and not (kind == GEO_PROPERTY and item in _GEO_TYPES):
-                    raise BadRequestData(f"{path}.type: {item!r} is not a valid attribute type")
-                continue
-            if key in SYSTEM_MEMBERS:
-                continue
-            member_path = f"{path}.{key}"
             if key == value_member:
-                out[key] = self._value(kind, item, member_path)
+                out[key] = self._value(kind, item, path, key, depth)
             elif key in CORE_ATTRIBUTE_MEMBERS:
-                out[key] = self._core_member(kind, key, item, member_path)
+                if key == "type":
+                    if item != kind and not (kind == GEO_PROPERTY and item in _GEO_TYPES):
+                        raise BadRequestData(f"{path}.type: {item!r} is not a valid attribute type")
+                elif key not in SYSTEM_MEMBERS:
+                    out[key] = self._core_member(kind, key, item, path)
             elif key == "@context":
-                raise BadRequestData(f"{member_path}: @context is only allowed at the top of a payload")
+                raise BadRequestData(f"{path}.@context: @context is only allowed at the top of a payload")
             else:
+                member_path = f"{path}.{key}"
                 sub_iri = self.attribute_iri(key, member_path)
                 if self.allow_null and is_null(item):
                     out[sub_iri] = {"type": PROPERTY, "value": NGSILD_NULL}
                     continue
-                out[sub_iri] = self.instance(item, member_path)
+                out[sub_iri] = self.instance(item, member_path, partial=partial, depth=depth + 1)
         if value_member not in out and not partial:
             raise BadRequestData(f"{path}: a {kind} needs a {value_member!r} member")
         out["createdAt"] = self.now
         out["modifiedAt"] = self.now
         return out
 
-    def _core_member(self, kind: str, key: str, item: Any, path: str) -> Any:
+    def _core_member(self, kind: str, key: str, item: Any, attr_path: str) -> Any:
+        path = f"{attr_path}.{key}"  # only formatted into error details
         if key == "observedAt":
             if not isinstance(item, str):
                 raise BadRequestData(f"{path}: must be a DateTime string")
@@ -206,7 +236,14 @@ class AttributeParser:
             return item
         raise BadRequestData(f"{path}: {key!r} is not a member of a {kind}")
 
-    def _value(self, kind: str, value: Any, path: str) -> Any:
+    def _value(self, kind: str, value: Any, attr_path: str, key: str, depth: int) -> Any:
+        if kind == PROPERTY and type(value) in _SCALARS:
+            if value == NGSILD_NULL and not self.allow_null:
+                raise BadRequestData(f"{attr_path}.{key}: null is not a valid value")
+            return value
+        path = f"{attr_path}.{key}"
+        if isinstance(value, dict | list) and kind != GEO_PROPERTY:  # GeoJSON is checked structurally
+            check_depth(value, self.max_depth - depth, path)
         if is_null(value):
             if self.allow_null:
                 return NGSILD_NULL
@@ -305,7 +342,13 @@ def entity_types(raw: Any, tm: TermMap, path: str = "type") -> list[Iri]:
 
 
 def parse_entity(
-    body: Any, tm: TermMap, now: str, *, key_values: bool = False, require_type: bool = True
+    body: Any,
+    tm: TermMap,
+    now: str,
+    *,
+    key_values: bool = False,
+    require_type: bool = True,
+    max_depth: int = DEFAULT_MAX_DEPTH,
 ) -> ExpandedEntity:
     """A whole entity (create, replace, upsert): id, type, scope and attributes, expanded."""
     if not isinstance(body, dict):
@@ -321,7 +364,7 @@ def parse_entity(
             raise BadRequestData(f"entity {entity_id}: 'type' is missing")
     else:
         entity["type"] = entity_types(raw_type, tm)
-    entity.update(parse_fragment(body, tm, now, key_values=key_values, path_prefix=""))
+    entity.update(parse_fragment(body, tm, now, key_values=key_values, max_depth=max_depth))
     entity["createdAt"] = now
     entity["modifiedAt"] = now
     return entity
@@ -335,11 +378,15 @@ def parse_fragment(
     key_values: bool = False,
     allow_null: bool = False,
     path_prefix: str = "",
+    max_depth: int = DEFAULT_MAX_DEPTH,
+    partial: bool = False,
 ) -> dict[str, Any]:
-    """The attribute part of a payload: {"attrs": {iri: [instances]}} plus "scope"/"type" when present."""
+    """The attribute part of a payload: {"attrs": {iri: [instances]}} plus "scope"/"type" when present.
+
+    `partial`: a merge-patch fragment, whose attributes may omit their value member."""
     if not isinstance(body, dict):
         raise BadRequestData("the payload must be a JSON object")
-    parser = AttributeParser(tm, now, key_values=key_values, allow_null=allow_null)
+    parser = AttributeParser(tm, now, key_values=key_values, allow_null=allow_null, max_depth=max_depth)
     attrs: dict[Iri, list[Instance]] = {}
     out: dict[str, Any] = {"attrs": attrs}
     for key, raw in body.items():
@@ -359,5 +406,5 @@ def parse_fragment(
         iri = parser.attribute_iri(key, path)
         if iri in attrs:
             raise BadRequestData(f"{path}: the attribute is given twice (as {key!r} and another term)")
-        attrs[iri] = parser.instances(key, raw, path)
+        attrs[iri] = parser.instances(key, raw, path, partial=partial)
     return out

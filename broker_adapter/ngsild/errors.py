@@ -1,21 +1,21 @@
 """NGSI-LD errors, rendered as ProblemDetails (RFC 7807) by one exception handler.
 
-    NgsiLdError                     (type URI, title, status, detail)
-    ├── InvalidRequest              400  the request as a whole is malformed (JSON, headers, parameters)
-    │   ├── NotAcceptable           406  Accept names no media type we produce
-    │   ├── UnsupportedMediaType    415  Content-Type we do not consume
-    │   ├── PayloadTooLarge         413  body over the configured bound
-    │   └── MethodNotAllowed        405
-    ├── BadRequestData              400  well-formed request with invalid NGSI-LD content
-    ├── AlreadyExists               409
-    ├── OperationNotSupported       422
-    ├── ResourceNotFound            404
-    ├── NonexistentTenant           404
-    ├── TooComplexQuery             403
-    ├── TooManyResults              403
-    ├── LdContextNotAvailable       503  a remote @context could not be fetched or was not JSON-LD
-    ├── StoreUnavailable            503  the database did not answer
-    └── InternalError               500
+NgsiLdError                     (type URI, title, status, detail)
+├── InvalidRequest              400  the request as a whole is malformed (JSON, headers, parameters)
+│   ├── NotAcceptable           406  Accept names no media type we produce
+│   ├── UnsupportedMediaType    415  Content-Type we do not consume
+│   ├── PayloadTooLarge         413  body over the configured bound
+│   └── MethodNotAllowed        405
+├── BadRequestData              400  well-formed request with invalid NGSI-LD content
+├── AlreadyExists               409
+├── OperationNotSupported       422
+├── ResourceNotFound            404
+├── NonexistentTenant           404
+├── TooComplexQuery             403
+├── TooManyResults              403
+├── LdContextNotAvailable       503  a remote @context could not be fetched or was not JSON-LD
+├── StoreUnavailable            503  the database did not answer
+└── InternalError               500
 """
 
 from __future__ import annotations
@@ -40,8 +40,12 @@ class NgsiLdError(Exception):
         return ERROR_TYPE_BASE + self.error_type
 
     def problem(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"type": self.type_uri, "title": self.title, "status": self.status,
-                                "detail": self.detail}
+        body: dict[str, Any] = {
+            "type": self.type_uri,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
         if self.instance is not None:
             body["instance"] = self.instance
         return body

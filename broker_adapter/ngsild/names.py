@@ -196,8 +196,22 @@ def _term_problem(s: str, allowed: str) -> str | None:
     return None
 
 
+_VALID_NAMES: set[str] = set()  # names already accepted: the same few recur in every entity
+_VALID_NAMES_LIMIT = 8192
+
+
 def check_name(s: object, path: str, what: str = "name") -> str:
     """Raise BadRequestData unless `s` is a valid entity type or attribute name (term or IRI)."""
+    if type(s) is str and s in _VALID_NAMES:
+        return s  # type: ignore[return-value]  # only str are ever added
+    _check_name(s, path, what)
+    if len(_VALID_NAMES) >= _VALID_NAMES_LIMIT:
+        _VALID_NAMES.clear()
+    _VALID_NAMES.add(s)  # type: ignore[arg-type]
+    return s  # type: ignore[return-value]
+
+
+def _check_name(s: object, path: str, what: str) -> None:
     if not isinstance(s, str):
         raise BadRequestData(f"{path}: {what} must be a string, got {type(s).__name__}")
     if not s:
@@ -210,13 +224,12 @@ def check_name(s: object, path: str, what: str = "name") -> str:
         problem = _uri_problem(s)
         if problem is not None:
             raise BadRequestData(f"{path}: {what} {_show(s)} contains ':' but is not a valid IRI: {problem}")
-        return s
+        return
     if len(s) > MAX_TERM_LENGTH:
         raise BadRequestData(f"{path}: {what} is longer than {MAX_TERM_LENGTH} characters")
     problem = _term_problem(s, "a name (use letters, digits, '_' and '-', or a full IRI)")
     if problem is not None:
         raise BadRequestData(f"{path}: {what} {_show(s)}: {problem}")
-    return s
 
 
 def check_attribute_name(s: object, path: str) -> str:

@@ -7,13 +7,12 @@ read-modify-write runs inside one store transaction. Functions that report per-a
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from typing import Any
 
 from broker_adapter.ngsild.entity_input import CORE_ATTRIBUTE_MEMBERS, NGSILD_NULL, is_null
 from broker_adapter.ngsild.errors import AlreadyExists, BadRequestData, ResourceNotFound
-from broker_adapter.ngsild.types import ExpandedEntity, Instance, Iri
+from broker_adapter.ngsild.types import VALUE_MEMBER, ExpandedEntity, Instance, Iri
 
 
 @dataclass(slots=True)
@@ -43,6 +42,17 @@ def _keep_created(new: Instance, old: Instance | None) -> Instance:
     if old is not None and "createdAt" in old:
         new["createdAt"] = old["createdAt"]
     return new
+
+
+def _copy_for_write(entity: ExpandedEntity) -> ExpandedEntity:
+    """A copy whose containers may be changed; instances are shared and never mutated in place
+    (operations replace them), which is what makes this much cheaper than a deep copy."""
+    out = dict(entity)
+    out["type"] = list(entity["type"])
+    if "scope" in entity:
+        out["scope"] = list(entity["scope"])
+    out["attrs"] = {iri: list(instances) for iri, instances in entity["attrs"].items()}
+    return out
 
 
 def _touch(entity: ExpandedEntity, now: str) -> ExpandedEntity:
@@ -102,8 +112,16 @@ def _set_scope(entity: ExpandedEntity, fragment: dict[str, Any]) -> None:
             entity["scope"] = fragment["scope"]
 
 
-def append(entity_id: str, fragment: dict[str, Any], now: str, report: AttrReport, *, overwrite: bool = True,
-           create_missing: bool = False, types_for_new: list[Iri] | None = None):
+def append(
+    entity_id: str,
+    fragment: dict[str, Any],
+    now: str,
+    report: AttrReport,
+    *,
+    overwrite: bool = True,
+    create_missing: bool = False,
+    types_for_new: list[Iri] | None = None,
+):
     """POST /entities/{id}/attrs; batch upsert?options=update and batch update (noOverwrite)."""
 
     def change(current: ExpandedEntity | None) -> ExpandedEntity:
@@ -114,9 +132,14 @@ def append(entity_id: str, fragment: dict[str, Any], now: str, report: AttrRepor
                 raise _not_found(entity_id)
             if not types_for_new:
                 raise BadRequestData(f"entity {entity_id}: 'type' is missing")
-            current = {"id": entity_id, "type": list(types_for_new), "createdAt": now, "modifiedAt": now,
-                       "attrs": {}}
-        entity = copy.deepcopy(current)
+            current = {
+                "id": entity_id,
+                "type": list(types_for_new),
+                "createdAt": now,
+                "modifiedAt": now,
+                "attrs": {},
+            }
+        entity = _copy_for_write(current)
         _add_types(entity, fragment)
         _set_scope(entity, fragment)
         attrs = entity["attrs"]
@@ -146,7 +169,7 @@ def update_attrs(entity_id: str, fragment: dict[str, Any], now: str, report: Att
         report.not_updated.clear()
         if current is None:
             raise _not_found(entity_id)
-        entity = copy.deepcopy(current)
+        entity = _copy_for_write(current)
         attrs = entity["attrs"]
         for iri, instances in fragment["attrs"].items():
             existing = attrs.get(iri, [])
@@ -154,7 +177,9 @@ def update_attrs(entity_id: str, fragment: dict[str, Any], now: str, report: Att
                 ds = inst.get("datasetId")
                 n = _find(existing, ds)
                 if n is None:
-                    reason = "attribute does not exist" if not existing else f"no instance with datasetId {ds}"
+                    reason = (
+                        "attribute does not exist" if not existing else f"no instance with datasetId {ds}"
+                    )
                     report.not_updated.append((iri, reason))
                     continue
                 if is_null(inst.get("value")) and inst.get("type") == "Property":
@@ -174,13 +199,15 @@ def update_attrs(entity_id: str, fragment: dict[str, Any], now: str, report: Att
 
 def _merge_instance(old: Instance, patch: Instance, now: str) -> Instance | None:
     """Merge-patch of one instance: given members replace, sub-attributes merge, null removes."""
-    if patch.get("value") == NGSILD_NULL and len([k for k in patch if k not in ("type", "createdAt",
-                                                                                "modifiedAt")]) == 1:
+    if (
+        patch.get("value") == NGSILD_NULL
+        and len([k for k in patch if k not in ("type", "createdAt", "modifiedAt")]) == 1
+    ):
         return None
     merged = dict(old)
-    if patch.get("type") != old.get("type") and any(k in patch for k in ("value", "object", "languageMap",
-                                                                        "vocab", "json", "valueList",
-                                                                        "objectList")):
+    if patch.get("type") != old.get("type") and any(
+        k in patch for k in ("value", "object", "languageMap", "vocab", "json", "valueList", "objectList")
+    ):
         # A different kind replaces the instance entirely.
         return _keep_created({k: v for k, v in patch.items()}, old)
     for key, item in patch.items():
@@ -212,7 +239,7 @@ def merge(entity_id: str, fragment: dict[str, Any], now: str, *, partial_attr: I
     def change(current: ExpandedEntity | None) -> ExpandedEntity:
         if current is None:
             raise _not_found(entity_id)
-        entity = copy.deepcopy(current)
+        entity = _copy_for_write(current)
         _add_types(entity, fragment)
         _set_scope(entity, fragment)
         attrs = entity["attrs"]
@@ -225,12 +252,23 @@ def merge(entity_id: str, fragment: dict[str, Any], now: str, *, partial_attr: I
                     if partial_attr is not None:
                         raise ResourceNotFound(
                             f"entity {entity_id} has no attribute instance with datasetId {ds}"
-                            if ds else f"entity {entity_id} has no attribute {iri}"
+                            if ds
+                            else f"entity {entity_id} has no attribute {iri}"
                         )
                     if inst.get("value") == NGSILD_NULL:
                         continue  # deleting what is not there is a no-op
+                    if VALUE_MEMBER[inst["type"]] not in inst:
+                        raise BadRequestData(
+                            f"attribute {iri} does not exist yet, so it needs a "
+                            f"{VALUE_MEMBER[inst['type']]!r} member"
+                        )
                     attrs.setdefault(iri, []).append(_strip_nulls(inst))
                     continue
+                if partial_attr is not None and _changes_kind(existing[n], inst):
+                    raise BadRequestData(
+                        f"a partial update cannot change the type of attribute {iri} "
+                        f"from {existing[n].get('type')} to {inst.get('type')}"
+                    )
                 merged = _merge_instance(existing[n], inst, now)
                 if merged is None:
                     del existing[n]
@@ -241,6 +279,11 @@ def merge(entity_id: str, fragment: dict[str, Any], now: str, *, partial_attr: I
         return _touch(entity, now)
 
     return change
+
+
+def _changes_kind(old: Instance, patch: Instance) -> bool:
+    """A patch that names another kind through its value member (e.g. "object" on a Property)."""
+    return patch.get("type") != old.get("type") and VALUE_MEMBER[patch["type"]] in patch
 
 
 def _strip_nulls(inst: Instance) -> Instance:
@@ -256,7 +299,7 @@ def replace_attr(entity_id: str, iri: Iri, instances: list[Instance], now: str):
         existing = current["attrs"].get(iri)
         if not existing:
             raise ResourceNotFound(f"entity {entity_id} has no attribute {iri}")
-        entity = copy.deepcopy(current)
+        entity = _copy_for_write(current)
         target = entity["attrs"][iri]
         for inst in instances:
             n = _find(target, inst.get("datasetId"))
@@ -270,8 +313,9 @@ def replace_attr(entity_id: str, iri: Iri, instances: list[Instance], now: str):
     return change
 
 
-def delete_attr(entity_id: str, iri: Iri, now: str, *, dataset_id: str | None = None,
-                delete_all: bool = False):
+def delete_attr(
+    entity_id: str, iri: Iri, now: str, *, dataset_id: str | None = None, delete_all: bool = False
+):
     """DELETE /entities/{id}/attrs/{attr} with datasetId or deleteAll."""
 
     def change(current: ExpandedEntity | None) -> ExpandedEntity:
@@ -280,7 +324,7 @@ def delete_attr(entity_id: str, iri: Iri, now: str, *, dataset_id: str | None = 
         existing = current["attrs"].get(iri)
         if not existing:
             raise ResourceNotFound(f"entity {entity_id} has no attribute {iri}")
-        entity = copy.deepcopy(current)
+        entity = _copy_for_write(current)
         if delete_all:
             del entity["attrs"][iri]
         else:

@@ -15,6 +15,7 @@ from broker_adapter.ngsild.errors import BadRequestData
 from broker_adapter.ngsild.termmap import TermMap
 from broker_adapter.ngsild.types import (
     GEO_PROPERTY,
+    JSON_PROPERTY,
     LANGUAGE_PROPERTY,
     LIST_RELATIONSHIP,
     PROPERTY,
@@ -33,6 +34,7 @@ SIMPLIFIED = "simplified"
 FORMATS = (NORMALIZED, CONCISE, SIMPLIFIED)
 SYSTEM_MEMBERS = ("createdAt", "modifiedAt", "deletedAt")
 LOCATION_IRI = "https://uri.etsi.org/ngsi-ld/location"
+_COMPACTED_MEMBERS = frozenset({"vocab", "objectType", "objectList"})  # members holding names, not data
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +69,7 @@ class Renderer:
     def __init__(self, term_map: TermMap, options: RenderOptions) -> None:
         self.tm = term_map
         self.opt = options
+        self._hidden = frozenset(("type",)) if options.sys_attrs else frozenset(("type", *SYSTEM_MEMBERS))
 
     # entities --------------------------------------------------------------------------------------
     def entity(self, entity: ExpandedEntity) -> CompactedEntity:
@@ -97,13 +100,12 @@ class Renderer:
             return self._simple_value(inst)
         kind = inst.get("type", PROPERTY)
         out: dict[str, Any] = {} if fmt == CONCISE else {"type": kind}
+        hidden = self._hidden
         for key, item in inst.items():
-            if key == "type":
-                continue
             if key in CORE_ATTRIBUTE_MEMBERS:
-                if key in SYSTEM_MEMBERS and not self.opt.sys_attrs:
+                if key in hidden:
                     continue
-                out[key] = self._member(kind, key, item)
+                out[key] = self._member(kind, key, item) if key in _COMPACTED_MEMBERS else item
             else:
                 out[self.tm.compact_name(key)] = self.attribute(item)
         if self.opt.lang is not None and kind == LANGUAGE_PROPERTY:
@@ -148,8 +150,9 @@ class Renderer:
             return {"vocab": self._member(kind, "vocab", inst["vocab"])}
         if kind == RELATIONSHIP:
             return inst["object"]
-        value = inst.get(VALUE_MEMBER.get(kind, "value"))
-        return value
+        if kind == JSON_PROPERTY:
+            return {"json": inst["json"]}  # clause 4.5.4: the raw JSON stays recognisable
+        return inst.get(VALUE_MEMBER.get(kind, "value"))
 
     # GeoJSON -----------------------------------------------------------------------------------------
     def feature(self, entity: ExpandedEntity, geometry_property: Iri) -> dict[str, Any]:
@@ -157,11 +160,11 @@ class Renderer:
         properties = self.entity(entity)
         feature_id = properties.pop("id", entity["id"])
         geometry = None
-        instances = entity["attrs"].get(geometry_property)
-        if instances:
-            inst = instances[0]
-            if inst.get("type") == GEO_PROPERTY:
-                geometry = inst.get("value")
+        instances = entity["attrs"].get(geometry_property) or ()
+        # clause 4.5.16.1: the default instance (no datasetId) gives the geometry
+        inst = next((i for i in instances if "datasetId" not in i), None)
+        if inst is not None and inst.get("type") == GEO_PROPERTY:
+            geometry = inst.get("value")
         return {"id": feature_id, "type": "Feature", "geometry": geometry, "properties": properties}
 
 
@@ -182,8 +185,12 @@ def output_format(options: set[str], format_param: str | None = None) -> str:
     """keyValues/simplified and concise from `options` or the v1.8 `format` parameter."""
     chosen = set()
     if format_param:
-        aliases = {"keyValues": SIMPLIFIED, "simplified": SIMPLIFIED, "concise": CONCISE,
-                   "normalized": NORMALIZED}
+        aliases = {
+            "keyValues": SIMPLIFIED,
+            "simplified": SIMPLIFIED,
+            "concise": CONCISE,
+            "normalized": NORMALIZED,
+        }
         if format_param not in aliases:
             raise BadRequestData(f"unknown format {format_param!r}; use normalized, concise or simplified")
         chosen.add(aliases[format_param])

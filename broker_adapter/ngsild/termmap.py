@@ -16,8 +16,8 @@ Decisions on JSON-LD features (user contexts):
   and expanding an unmapped term is BadRequestData (JSON-LD would silently drop the attribute).
 - scoped contexts (@context inside a term definition) are BadRequestData, as clause 5.5.7 requires; in the
   core context they are ignored (only "ngsildproof" has one, and it never affects names).
-- @base, @language, @direction, @propagate, @nest, @index, @reverse-free fields: ignored, they do not
-  change how names expand. @reverse is BadRequestData (a reverse property is not an NGSI-LD attribute).
+- @base, @language, @direction, @propagate, @nest, @index: ignored, they do not change how names expand.
+  @reverse is BadRequestData (a reverse property is not an NGSI-LD attribute).
 - @import must be spliced in by the resolver (it needs I/O); seeing it here is BadRequestData.
 - compact IRIs use a term as prefix only when its prefix flag is set (JSON-LD 1.1: a simple string term
   whose IRI ends in a gen-delim, or "@prefix": true).
@@ -33,7 +33,6 @@ from collections import OrderedDict
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
-from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
 import orjson
@@ -70,10 +69,11 @@ class TermDefinition:
 class TermMap:
     """An immutable, processed @context. Equal (and hashing equal) when built from the same contexts."""
 
-    __slots__ = ("_compact", "_defs", "_expand", "_prefixes", "_reverse", "_vocab", "key")
+    __slots__ = ("_compact", "_defs", "_expand", "_prefixes", "_reverse", "_state", "_vocab", "key")
 
     def __init__(self, definitions: Mapping[Term, TermDefinition], vocab: Iri | None, key: str) -> None:
-        self._defs = MappingProxyType(dict(definitions))
+        self._state = _State(dict(definitions), vocab)  # never changed after this point
+        self._defs = self._state.terms
         self._vocab = vocab
         self.key = key
         reverse: dict[Iri, Term] = {}
@@ -122,7 +122,8 @@ class TermMap:
         return iri
 
     def compact_name(self, iri: Iri) -> Term:
-        """The shortest name that expands back to iri: exact term, @vocab suffix, compact IRI, else iri."""
+        """A name that expands back to iri: the (shortest) term, else the @vocab suffix, else the shortest
+        compact IRI, else iri itself (JSON-LD IRI compaction, vocab=true)."""
         term = self._compact.get(iri)
         if term is None:
             term = self._compact_uncached(iri)
@@ -142,25 +143,10 @@ class TermMap:
         return self.compact_name(iri)
 
     def _expand_uncached(self, term: str) -> Iri:
-        d = self._defs.get(term)
-        if d is not None:
-            if d.iri is None:
-                raise BadRequestData(
-                    f"'{term}' is explicitly unmapped (null) in the @context and cannot be used"
-                )
-            return d.iri
-        prefix, colon, suffix = term.partition(":")
-        if colon:
-            if prefix == "_" or suffix.startswith("//"):
-                return term
-            p = self._defs.get(prefix)
-            if p is not None and p.prefix and p.iri is not None:
-                return p.iri + suffix
-            if _SCHEME.match(term):
-                return term
-        if self._vocab is None:
-            raise BadRequestData(f"'{term}' is not defined in the @context and there is no @vocab")
-        return self._vocab + term
+        iri = _expand_iri(term, None, self._state)
+        if iri is None:
+            raise BadRequestData(f"'{term}' is explicitly unmapped (null) in the @context and cannot be used")
+        return iri
 
     def _round_trips(self, candidate: str, iri: Iri) -> bool:
         try:
@@ -452,8 +438,8 @@ _TERM_MAPS: LruCache[str, TermMap] = LruCache(256)
 def build_term_map(contexts: Sequence[Any], *, key: str | None = None) -> TermMap:
     """Process resolved context objects (dicts, nulls, nested arrays; no URLs) into a cached TermMap.
 
-    key defaults to the canonical hash of the contexts; callers that already have a stable key (the
-    resolver) pass it to skip hashing.
+    key defaults to the canonical hash of the contexts; a caller may pass its own key to skip hashing,
+    provided the key identifies the content (it names the cache entry and TermMap equality).
     """
     if key is None:
         key = canonical_hash(list(contexts))

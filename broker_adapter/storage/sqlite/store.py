@@ -55,12 +55,13 @@ class SqliteStore:
     # connections -------------------------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
         try:
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                                   timeout=self._busy_timeout_ms / 1000)
+            conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=self._busy_timeout_ms / 1000
+            )
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={self._synchronous}")
             conn.execute(f"PRAGMA busy_timeout={self._busy_timeout_ms}")
-            conn.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache per connection
+            conn.execute("PRAGMA cache_size=-16384")  # 16 MiB page cache per connection
             conn.execute("PRAGMA temp_store=MEMORY")
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"cannot open the SQLite store at {self.path}: {exc}") from exc
@@ -149,13 +150,14 @@ class SqliteStore:
         outcomes: list[Outcome] = []
         with self._write() as conn:
             if tenant != DEFAULT_TENANT:
-                conn.execute("INSERT OR IGNORE INTO tenants (name, created_at) VALUES (?, datetime('now'))",
-                             (tenant,))
+                conn.execute(
+                    "INSERT OR IGNORE INTO tenants (name, created_at) VALUES (?, datetime('now'))", (tenant,)
+                )
             working: dict[EntityId, ExpandedEntity | None] = {}
             stored: dict[EntityId, ExpandedEntity | None] = {}
             missing = {c.entity_id for c in changes}
             for start in range(0, len(missing), 500):
-                chunk = list(missing)[start:start + 500]
+                chunk = list(missing)[start : start + 500]
                 marks = ",".join("?" * len(chunk))
                 for entity_id, doc in conn.execute(
                     f"SELECT id, doc FROM entities WHERE tenant = ? AND id IN ({marks})", (tenant, *chunk)
@@ -174,9 +176,13 @@ class SqliteStore:
             self._write_entities(conn, tenant, stored, working)
         return outcomes
 
-    def _write_entities(self, conn: sqlite3.Connection, tenant: Tenant,
-                        stored: dict[EntityId, ExpandedEntity | None],
-                        working: dict[EntityId, ExpandedEntity | None]) -> None:
+    def _write_entities(
+        self,
+        conn: sqlite3.Connection,
+        tenant: Tenant,
+        stored: dict[EntityId, ExpandedEntity | None],
+        working: dict[EntityId, ExpandedEntity | None],
+    ) -> None:
         inserts, updates, deletes, type_rows, type_deletes = [], [], [], [], []
         for eid, after in working.items():
             before = stored.get(eid)
@@ -208,12 +214,14 @@ class SqliteStore:
                 )
             if updates:
                 conn.executemany(
-                    "UPDATE entities SET created_at = ?, modified_at = ?, doc = ? WHERE tenant = ? AND id = ?",
+                    "UPDATE entities SET created_at = ?, modified_at = ?, doc = ?"
+                    " WHERE tenant = ? AND id = ?",
                     updates,
                 )
             if type_rows:
-                conn.executemany("INSERT OR IGNORE INTO entity_types (tenant, type, id) VALUES (?, ?, ?)",
-                                 type_rows)
+                conn.executemany(
+                    "INSERT OR IGNORE INTO entity_types (tenant, type, id) VALUES (?, ?, ?)", type_rows
+                )
         except sqlite3.OperationalError as exc:
             raise StoreUnavailable(f"the SQLite store refused the write: {exc}") from exc
 
@@ -222,9 +230,7 @@ class SqliteStore:
         params: list[object] = [tenant]
         if query.types:
             marks = ",".join("?" * len(query.types))
-            clauses.append(
-                f"e.id IN (SELECT id FROM entity_types WHERE tenant = ? AND type IN ({marks}))"
-            )
+            clauses.append(f"e.id IN (SELECT id FROM entity_types WHERE tenant = ? AND type IN ({marks}))")
             params.extend([tenant, *query.types])
         if query.ids:
             marks = ",".join("?" * len(query.ids))
@@ -268,8 +274,15 @@ class SqliteStore:
             conn.execute(
                 "INSERT OR REPLACE INTO contexts (id, url, kind, document, created_at, last_usage, hits)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (record.id, record.url, record.kind, orjson.dumps(record.document).decode(),
-                 record.created_at, record.last_usage, record.hits),
+                (
+                    record.id,
+                    record.url,
+                    record.kind,
+                    orjson.dumps(record.document).decode(),
+                    record.created_at,
+                    record.last_usage,
+                    record.hits,
+                ),
             )
 
     def _context(self, column: str, value: str) -> ContextRecord | None:
@@ -299,7 +312,9 @@ class SqliteStore:
 
     def touch_context(self, context_id: str, when: str) -> None:
         with self._write() as conn:
-            conn.execute("UPDATE contexts SET hits = hits + 1, last_usage = ? WHERE id = ?", (when, context_id))
+            conn.execute(
+                "UPDATE contexts SET hits = hits + 1, last_usage = ? WHERE id = ?", (when, context_id)
+            )
 
 
 def _json_path(*keys: str) -> str:
@@ -307,5 +322,12 @@ def _json_path(*keys: str) -> str:
 
 
 def _context_record(row: tuple) -> ContextRecord:
-    return ContextRecord(id=row[0], url=row[1], kind=row[2], document=orjson.loads(row[3]),
-                         created_at=row[4], last_usage=row[5], hits=row[6])
+    return ContextRecord(
+        id=row[0],
+        url=row[1],
+        kind=row[2],
+        document=orjson.loads(row[3]),
+        created_at=row[4],
+        last_usage=row[5],
+        hits=row[6],
+    )
