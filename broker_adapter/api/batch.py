@@ -42,6 +42,9 @@ async def _entities(request: Request, broker: BrokerDep) -> tuple[list[Any], str
         raise BadRequestData("a batch operation takes a JSON array")
     if not body:
         raise BadRequestData("the batch is empty")
+    if any(item is None for item in body):
+        # clauses 5.6.7.4-5.6.10.4: a null item makes the whole request invalid
+        raise BadRequestData("the batch contains a null item")
     if len(body) > s.max_batch_entities:
         raise PayloadTooLarge(f"the batch has {len(body)} entries; the limit is {s.max_batch_entities}")
     return body, kind
@@ -71,9 +74,12 @@ def _result(
 ) -> Response:
     errors = [(n, eid, err) for n, eid, err in failures.items]
     success: list[str] = []
+    seen: set[str] = set()
     for outcome in outcomes:
         if outcome.ok:
-            success.append(outcome.entity_id)
+            if outcome.entity_id not in seen:  # an id given twice is reported once
+                seen.add(outcome.entity_id)
+                success.append(outcome.entity_id)
         else:
             errors.append((-1, outcome.entity_id, outcome.error))
     if errors:

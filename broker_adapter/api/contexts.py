@@ -24,7 +24,7 @@ async def add_context(request: Request, broker: BrokerDep) -> Response:
     )
     record = await broker.resolver.add(body)
     return Response(
-        status_code=201, headers={"Location": f"/ngsi-ld/v1/jsonldContexts/{quote(record.id, safe='')}"}
+        status_code=201, headers={"Location": f"/ngsi-ld/v1/jsonldContexts/{quote(record.id, safe=':')}"}
     )
 
 

@@ -127,9 +127,7 @@ async def create_entity(request: Request, broker: BrokerDep, tenant: CreatingTen
     body, tm = await _body_and_terms(request, broker)
     entity = parse_entity(body, tm, now_iso(), max_depth=broker.settings.max_json_depth)
     await _write_one(broker, tenant, entity["id"], operations.create(entity))
-    return Response(
-        status_code=201, headers={"Location": _location(request, entity["id"])}
-    )
+    return Response(status_code=201, headers={"Location": _location(request, entity["id"])})
 
 
 @router.get("/entities/{entity_id:path}")
@@ -343,7 +341,9 @@ async def replace_entity(
 
 
 @router.patch("/entities/{entity_id:path}")
-async def merge_entity(request: Request, entity_id: str, broker: BrokerDep, tenant: ExistingTenant) -> Response:
+async def merge_entity(
+    request: Request, entity_id: str, broker: BrokerDep, tenant: ExistingTenant
+) -> Response:
     _check_path_id(entity_id)
     body, tm = await _body_and_terms(request, broker, allowed=(JSON, JSON_LD, MERGE_PATCH))
     options = parse_options(request.query_params.get("options"), allowed=("keyValues", "simplified"))
@@ -362,7 +362,9 @@ async def merge_entity(request: Request, entity_id: str, broker: BrokerDep, tena
 
 
 @router.delete("/entities/{entity_id:path}")
-async def delete_entity(request: Request, entity_id: str, broker: BrokerDep, tenant: ExistingTenant) -> Response:
+async def delete_entity(
+    request: Request, entity_id: str, broker: BrokerDep, tenant: ExistingTenant
+) -> Response:
     _check_path_id(entity_id)
     await _write_one(broker, tenant, entity_id, operations.delete(entity_id))
     return Response(status_code=204)

@@ -93,7 +93,7 @@ def request_context(request: Request, body: Any, kind: str | None) -> Any:
     link = request.headers.get("link")
     if kind == JSON_LD:
         if link is not None and parse_context_link(link) is not None:
-            raise InvalidRequest(
+            raise BadRequestData(
                 "with Content-Type application/ld+json the @context goes in the body, not in a Link header"
             )
         if not isinstance(body, dict) or "@context" not in body:

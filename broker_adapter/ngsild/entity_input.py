@@ -243,7 +243,10 @@ class AttributeParser:
             return value
         path = f"{attr_path}.{key}"
         if isinstance(value, dict | list) and kind != GEO_PROPERTY:  # GeoJSON is checked structurally
-            check_depth(value, self.max_depth - depth, path)
+            # clause 5.5.4: urn:ngsi-ld:null inside a value is only meaningful in merge operations
+            check_depth(
+                value, self.max_depth - depth, path, forbidden=None if self.allow_null else NGSILD_NULL
+            )
         if is_null(value):
             if self.allow_null:
                 return NGSILD_NULL

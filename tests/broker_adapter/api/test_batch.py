@@ -125,6 +125,7 @@ def test_batch_create_json_ld_entity_without_context_is_rejected_alone(client: h
                          ids=["empty-array", "object-not-array", "string"])
 def test_batch_refuses_a_body_that_is_not_a_non_empty_array(client: httpx.Client, operation: str,
                                                             body: bytes) -> None:
+    _seed(client, _entity(new_id("Vehicle")))  # the tenant exists: the body alone is at fault
     response = client.post(OPS + operation, content=body, headers={"Content-Type": "application/json"})
     assert_problem(response, 400, "BadRequestData")
 

@@ -94,14 +94,14 @@ VALID = [
     ('color[*]=="red"', Compare(p("color", keys=("*",)), CompareOp.EQ, s("red"))),
     ('color[de-CH]=="rot"', Compare(p("color", keys=("de-CH",)), CompareOp.EQ, s("rot"))),
     (
-        "isParked==urn:ngsi-ld:OffStreetParking:Downtown1",
+        "isParked==urn:ngsi-ld:OffStreetParking:D1",
         Compare(
             p("isParked"),
             CompareOp.EQ,
             Literal(
                 ValueType.URI,
-                "urn:ngsi-ld:OffStreetParking:Downtown1",
-                "urn:ngsi-ld:OffStreetParking:Downtown1",
+                "urn:ngsi-ld:OffStreetParking:D1",
+                "urn:ngsi-ld:OffStreetParking:D1",
             ),
         ),
     ),
