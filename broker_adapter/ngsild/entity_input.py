@@ -62,6 +62,7 @@ _GEO_TYPES = frozenset(
     {"Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon", "GeometryCollection"}
 )
 _LANGUAGE_TAG = re.compile(r"[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8}){0,8}")  # BCP 47 shape, bounded
+_NOT_ATTRIBUTES = frozenset({"id", "@id", "@context", "createdAt", "modifiedAt", "deletedAt"})
 ENTITY_CORE_MEMBERS = frozenset({"id", "type", "scope", "@context", "createdAt", "modifiedAt", "deletedAt"})
 
 
@@ -209,15 +210,15 @@ class AttributeParser:
         return out
 
     def _core_member(self, kind: str, key: str, item: Any, attr_path: str) -> Any:
+        if key == "observedAt" and type(item) is str:
+            return datetimes.normalize_datetime(item, attr_path + ".observedAt")
+        if key == "unitCode" and type(item) is str and item:
+            return item
         path = f"{attr_path}.{key}"  # only formatted into error details
         if key == "observedAt":
-            if not isinstance(item, str):
-                raise BadRequestData(f"{path}: must be a DateTime string")
-            return datetimes.normalize_datetime(item, path)
+            raise BadRequestData(f"{path}: must be a DateTime string")
         if key == "unitCode":
-            if not isinstance(item, str) or not item:
-                raise BadRequestData(f"{path}: must be a non-empty string (UN/CEFACT code)")
-            return item
+            raise BadRequestData(f"{path}: must be a non-empty string (UN/CEFACT code)")
         if key == "datasetId":
             if not isinstance(item, str) or not names.is_uri(item):
                 raise BadRequestData(f"{path}: must be a URI")
@@ -393,7 +394,7 @@ def parse_fragment(
     attrs: dict[Iri, list[Instance]] = {}
     out: dict[str, Any] = {"attrs": attrs}
     for key, raw in body.items():
-        if key in ("id", "@id", "@context", "createdAt", "modifiedAt", "deletedAt"):
+        if key in _NOT_ATTRIBUTES:
             continue
         if key in ("type", "@type"):
             if path_prefix or "id" not in body:
@@ -405,7 +406,7 @@ def parse_fragment(
             else:
                 out["scope"] = names.check_scope(raw, "scope")
             continue
-        path = f"{path_prefix}{key}"
+        path = f"{path_prefix}{key}" if path_prefix else key
         iri = parser.attribute_iri(key, path)
         if iri in attrs:
             raise BadRequestData(f"{path}: the attribute is given twice (as {key!r} and another term)")

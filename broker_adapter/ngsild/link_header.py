@@ -28,7 +28,23 @@ def parse_context_link(header: str | Iterable[str] | None) -> str | None:
     """
     if header is None:
         return None
-    values = [header] if isinstance(header, str) else list(header)
+    if isinstance(header, str):
+        known = _PARSED.get(header)
+        if known is not None:
+            return known
+        url = _parse([header])
+        if url is not None and len(header) <= 2048:
+            if len(_PARSED) >= 1024:
+                _PARSED.clear()
+            _PARSED[header] = url  # clients send the same Link header on every request
+        return url
+    return _parse(list(header))
+
+
+_PARSED: dict[str, str] = {}
+
+
+def _parse(values: list[str]) -> str | None:
     found: list[str] = []
     for value in values:
         for target, params in _links(value):

@@ -34,7 +34,9 @@ SIMPLIFIED = "simplified"
 FORMATS = (NORMALIZED, CONCISE, SIMPLIFIED)
 SYSTEM_MEMBERS = ("createdAt", "modifiedAt", "deletedAt")
 LOCATION_IRI = "https://uri.etsi.org/ngsi-ld/location"
+_PLAIN_KINDS = frozenset({PROPERTY, GEO_PROPERTY, RELATIONSHIP, JSON_PROPERTY, LANGUAGE_PROPERTY})
 _COMPACTED_MEMBERS = frozenset({"vocab", "objectType", "objectList"})  # members holding names, not data
+_PLAIN_MEMBERS = CORE_ATTRIBUTE_MEMBERS - _COMPACTED_MEMBERS  # no sub-attributes, nothing to compact
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +101,10 @@ class Renderer:
         if fmt == SIMPLIFIED:
             return self._simple_value(inst)
         kind = inst.get("type", PROPERTY)
+        if fmt == NORMALIZED and kind in _PLAIN_KINDS and self.opt.lang is None and inst.keys() <= _PLAIN_MEMBERS:
+            # the common case (no sub-attributes, nothing to compact): one C-level comprehension
+            hidden = self._hidden
+            return {"type": kind, **{k: v for k, v in inst.items() if k not in hidden}}
         out: dict[str, Any] = {} if fmt == CONCISE else {"type": kind}
         hidden = self._hidden
         for key, item in inst.items():

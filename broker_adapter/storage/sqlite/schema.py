@@ -1,11 +1,13 @@
-"""The SQLite schema as numbered migrations; `PRAGMA user_version` records which ran.
+"""The SQLite schema as numbered migrations; `PRAGMA user_version` records the highest that ran.
 
-Never edit a released migration: append a new one. Each runs in its own transaction.
+Never edit a released migration: add one with the next number. Each runs in its own transaction.
+Feature modules own their migrations (they register them in MIGRATIONS by number), so the
+numbers, not the order of imports, fix the order.
 """
 
-MIGRATIONS: list[str] = [
+MIGRATIONS: dict[int, str] = {
     # 1: entities, their types, tenants, @contexts
-    """
+    1: """
     CREATE TABLE tenants (
         name        TEXT PRIMARY KEY,
         created_at  TEXT NOT NULL
@@ -37,4 +39,4 @@ MIGRATIONS: list[str] = [
         hits        INTEGER NOT NULL DEFAULT 0
     );
     """,
-]
+}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -24,6 +24,9 @@ from broker_adapter.storage.sqlite.codec import entity_from_row, entity_to_row
 from broker_adapter.storage.sqlite.schema import MIGRATIONS
 
 _REGEX_CACHE: dict[str, re.Pattern[str]] = {}
+WriteHook = Callable[
+    [sqlite3.Connection, Tenant, list[tuple[ExpandedEntity | None, ExpandedEntity | None]]], None
+]
 
 
 def _regexp(pattern: str, value: str | None) -> bool:
@@ -50,6 +53,10 @@ class SqliteStore:
         self._write_lock = threading.Lock()
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
+        # Called inside every entity write transaction with the (before, after) pairs that changed:
+        # secondary indexes (geo), history and the notification outbox add their rows here, so they
+        # commit or roll back together with the entities.
+        self.write_hooks: list[WriteHook] = []
         self._migrate()
 
     # connections -------------------------------------------------------------------------------------
@@ -105,15 +112,16 @@ class SqliteStore:
     def _migrate(self) -> None:
         conn = self._conn
         version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > len(MIGRATIONS):
+        latest = max(MIGRATIONS)
+        if version > latest:
             raise StoreUnavailable(
-                f"{self.path} has schema version {version}, newer than this Verbund ({len(MIGRATIONS)})"
+                f"{self.path} has schema version {version}, newer than this Verbund ({latest})"
             )
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        for number in sorted(n for n in MIGRATIONS if n > version):
             with self._write_lock:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
-                    for statement in script.split(";"):
+                    for statement in MIGRATIONS[number].split(";"):
                         if statement.strip():
                             conn.execute(statement)
                     conn.execute(f"PRAGMA user_version={number}")
@@ -174,6 +182,11 @@ class SqliteStore:
                 working[eid] = after
                 outcomes.append(Outcome(eid, before=before, after=after))
             self._write_entities(conn, tenant, stored, working)
+            changed = [
+                (stored.get(eid), after) for eid, after in working.items() if after is not stored.get(eid)
+            ]
+            for hook in self.write_hooks:
+                hook(conn, tenant, changed)
         return outcomes
 
     def _write_entities(
@@ -265,7 +278,10 @@ class SqliteStore:
             ids = [(tenant, r[0]) for r in rows]
             conn.executemany("DELETE FROM entities WHERE tenant = ? AND id = ?", ids)
             conn.executemany("DELETE FROM entity_types WHERE tenant = ? AND id = ?", ids)
-        return [entity_from_row(r[1]) for r in rows]
+            deleted = [entity_from_row(r[1]) for r in rows]
+            for hook in self.write_hooks:
+                hook(conn, tenant, [(entity, None) for entity in deleted])
+        return deleted
 
     # @contexts ---------------------------------------------------------------------------------------
     def put_context(self, record: ContextRecord) -> None:
