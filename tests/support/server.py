@@ -27,12 +27,14 @@ class BrokerProcess:
         port: int | None = None,
         env: dict[str, str] | None = None,
         extra_args: list[str] | None = None,
+        command: str = "broker",
     ) -> None:
         self.data_dir = data_dir
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "VERBUND_LOG_LEVEL": "warning", **(env or {})}
         self.extra_args = extra_args or []
+        self.command = command
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir / f"broker-{self.port}.log"
 
@@ -44,7 +46,7 @@ class BrokerProcess:
                     sys.executable,
                     "-m",
                     "verbund",
-                    "broker",
+                    self.command,
                     "--port",
                     str(self.port),
                     "--data-dir",

@@ -1,0 +1,180 @@
+"""The store test-suite every adapter must pass (SQLite now; the MongoDB adapter joins the `store` fixture).
+
+Plain functions over the Store port, on a real database file.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from broker_adapter.ngsild.errors import AlreadyExists, ResourceNotFound
+from broker_adapter.ngsild.types import ExpandedEntity
+from broker_adapter.storage.port import Change, ContextRecord, EntityQuery, Store
+from broker_adapter.storage.sqlite.codec import entity_from_row, entity_to_row
+from broker_adapter.storage.sqlite.store import SqliteStore
+
+T = "https://example.org/T"
+A = "https://example.org/a"
+
+
+@pytest.fixture(params=["sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    adapter = SqliteStore(tmp_path / "store.db")
+    yield adapter
+    adapter.close()
+
+
+def entity(entity_id: str, value: object = 1, types: tuple[str, ...] = (T,)) -> ExpandedEntity:
+    now = "2026-11-25T10:00:00.000Z"
+    return {
+        "id": entity_id,
+        "type": list(types),
+        "createdAt": now,
+        "modifiedAt": now,
+        "attrs": {A: [{"type": "Property", "value": value, "createdAt": now, "modifiedAt": now}]},
+    }
+
+
+def put(new: ExpandedEntity):
+    return lambda current: new
+
+
+def create(new: ExpandedEntity):
+    def change(current):
+        if current is not None:
+            raise AlreadyExists(new["id"])
+        return new
+
+    return change
+
+
+def test_apply_creates_and_get_reads_back_exactly(store: Store) -> None:
+    e = entity("urn:x:1", {"nested": [1, 2.5, "s", None, True]})
+    (outcome,) = store.apply("t1", [Change("urn:x:1", put(e))])
+    assert outcome.ok and outcome.before is None and outcome.after == e
+    assert store.get_entity("t1", "urn:x:1") == e
+
+
+def test_failed_change_writes_nothing_of_its_entity_but_keeps_the_others(store: Store) -> None:
+    store.apply("t1", [Change("urn:x:1", put(entity("urn:x:1", 1)))])
+    outcomes = store.apply(
+        "t1", [Change("urn:x:1", create(entity("urn:x:1", 2))), Change("urn:x:2", create(entity("urn:x:2")))]
+    )
+    assert [o.ok for o in outcomes] == [False, True]
+    assert isinstance(outcomes[0].error, AlreadyExists)
+    assert store.get_entity("t1", "urn:x:1")["attrs"][A][0]["value"] == 1
+    assert store.get_entity("t1", "urn:x:2") is not None
+
+
+def test_changes_to_one_id_in_one_call_see_each_other(store: Store) -> None:
+    seen: list[object] = []
+
+    def bump(current):
+        seen.append(current["attrs"][A][0]["value"] if current else None)
+        return entity("urn:x:1", (seen[-1] or 0) + 1)
+
+    store.apply("t1", [Change("urn:x:1", bump), Change("urn:x:1", bump), Change("urn:x:1", bump)])
+    assert seen == [None, 1, 2]
+    assert store.get_entity("t1", "urn:x:1")["attrs"][A][0]["value"] == 3
+
+
+def test_delete_by_returning_none(store: Store) -> None:
+    store.apply("t1", [Change("urn:x:1", put(entity("urn:x:1")))])
+    (outcome,) = store.apply("t1", [Change("urn:x:1", lambda current: None)])
+    assert outcome.before is not None and outcome.after is None
+    assert store.get_entity("t1", "urn:x:1") is None
+
+
+def test_an_unexpected_exception_rolls_back_the_whole_call(store: Store) -> None:
+    def boom(current):
+        raise RuntimeError("bug")
+
+    with pytest.raises(RuntimeError):
+        store.apply("t1", [Change("urn:x:1", put(entity("urn:x:1"))), Change("urn:x:2", boom)])
+    assert store.get_entity("t1", "urn:x:1") is None
+    assert not store.tenant_exists("t1")
+
+
+def test_tenants_are_created_by_writes_and_isolated(store: Store) -> None:
+    assert store.tenant_exists("")
+    assert not store.tenant_exists("a")
+    store.apply("a", [Change("urn:x:1", put(entity("urn:x:1", "a")))])
+    store.apply("b", [Change("urn:x:1", put(entity("urn:x:1", "b")))])
+    assert store.list_tenants() == ["a", "b"]
+    assert store.get_entity("a", "urn:x:1")["attrs"][A][0]["value"] == "a"
+    assert store.get_entity("b", "urn:x:1")["attrs"][A][0]["value"] == "b"
+    assert store.get_entity("", "urn:x:1") is None
+
+
+def test_query_by_type_pages_in_id_order_and_counts(store: Store) -> None:
+    ids = [f"urn:x:{n:03d}" for n in range(25)]
+    store.apply("t1", [Change(i, put(entity(i))) for i in reversed(ids)])
+    store.apply("t1", [Change("urn:y:1", put(entity("urn:y:1", types=("https://example.org/Other",))))])
+    first = store.query("t1", EntityQuery(types=[T], limit=10, offset=0, count=True))
+    rest = store.query("t1", EntityQuery(types=[T], limit=20, offset=10))
+    assert first.total == 25
+    assert [e["id"] for e in first.entities + rest.entities] == ids
+
+
+def test_query_by_id_pattern_and_attrs(store: Store) -> None:
+    store.apply("t1", [Change(f"urn:x:{n}", put(entity(f"urn:x:{n}"))) for n in range(3)])
+    found = store.query("t1", EntityQuery(id_pattern=r"urn:x:[12]$", attrs=[A]))
+    assert [e["id"] for e in found.entities] == ["urn:x:1", "urn:x:2"]
+    assert store.query("t1", EntityQuery(attrs=["https://example.org/none"])).entities == []
+
+
+def test_delete_entities_removes_exactly_the_selection(store: Store) -> None:
+    store.apply("t1", [Change("urn:x:1", put(entity("urn:x:1"))),
+                       Change("urn:y:1", put(entity("urn:y:1", types=("https://example.org/Other",))))])
+    deleted = store.delete_entities("t1", EntityQuery(types=[T]))
+    assert [e["id"] for e in deleted] == ["urn:x:1"]
+    assert store.get_entity("t1", "urn:x:1") is None
+    assert store.get_entity("t1", "urn:y:1") is not None
+
+
+def test_contexts_round_trip_and_count_hits(store: Store) -> None:
+    record = ContextRecord(id="c1", url="http://127.0.0.1/c.jsonld", kind="Cached",
+                           document={"@context": {"a": "https://example.org/a"}}, created_at="2026-01-01")
+    store.put_context(record)
+    assert store.get_context("c1") == record
+    assert store.get_context_by_url(record.url) == record
+    store.touch_context("c1", "2026-02-02")
+    touched = store.get_context("c1")
+    assert (touched.hits, touched.last_usage) == (1, "2026-02-02")
+    assert [r.id for r in store.list_contexts("Cached")] == ["c1"]
+    assert store.list_contexts("Hosted") == []
+    assert store.delete_context("c1") and not store.delete_context("c1")
+
+
+def test_concurrent_writers_lose_nothing(store: Store) -> None:
+    def writer(prefix: str) -> None:
+        for n in range(50):
+            store.apply("t1", [Change(f"urn:{prefix}:{n}", put(entity(f"urn:{prefix}:{n}")))])
+
+    threads = [threading.Thread(target=writer, args=(p,)) for p in ("a", "b", "c")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert store.query("t1", EntityQuery(id_pattern="^urn:", limit=1000, count=True)).total == 150
+
+
+def test_resource_not_found_from_a_change_is_reported(store: Store) -> None:
+    def must_exist(current):
+        if current is None:
+            raise ResourceNotFound("urn:x:9")
+        return current
+
+    (outcome,) = store.apply("t1", [Change("urn:x:9", must_exist)])
+    assert isinstance(outcome.error, ResourceNotFound)
+
+
+def test_sqlite_codec_round_trips() -> None:
+    e = entity("urn:x:1", {"ü": "ß", "n": 1.5})
+    created, modified, doc = entity_to_row(e)
+    assert (created, modified) == (e["createdAt"], e["modifiedAt"])
+    assert entity_from_row(doc) == e
