@@ -141,6 +141,7 @@ class ContextResolver:
         self._max_depth = max_depth
         self._max_documents = max_documents
         self._resolved: LruCache[Hashable, ResolvedContext] = LruCache(cache_size)
+        self._by_link: dict[str | None, TermMap] = {}  # cleared with _resolved
         self._documents: LruCache[str, tuple[Any]] = LruCache(cache_size)
         self._flights: dict[str, _Flight] = {}
         self._started = now_iso()
@@ -153,6 +154,16 @@ class ContextResolver:
 
     async def resolve(self, raw: Any) -> TermMap:
         """The TermMap of a request's @context (None means the core context only)."""
+        if raw is None or type(raw) is str:
+            # Per-request hot path (a Link header URL or none): one plain dict look-up.
+            known = self._by_link.get(raw)
+            if known is not None:
+                return known
+            term_map = (await self.resolve_context(raw)).term_map
+            if len(self._by_link) >= 1024:
+                self._by_link.clear()
+            self._by_link[raw] = term_map
+            return term_map
         return (await self.resolve_context(raw)).term_map
 
     async def resolve_context(self, raw: Any) -> ResolvedContext:
@@ -284,6 +295,7 @@ class ContextResolver:
     def _forget(self, url: str) -> None:
         self._documents.pop(url)
         self._resolved.clear()  # any cached TermMap may include the document
+        self._by_link.clear()
 
     # /jsonldContexts -------------------------------------------------------------------------------------
 

@@ -31,6 +31,9 @@ from broker_adapter.ngsild.types import (
 
 NGSILD_NULL = "urn:ngsi-ld:null"
 _SCALARS = frozenset({str, int, float, bool})
+_FAST_PROPERTY_MEMBERS = frozenset({"type", "value", "unitCode", "observedAt"})
+_FAST_RELATIONSHIP_MEMBERS = frozenset({"type", "object", "observedAt"})
+_FAST_GEO_MEMBERS = frozenset({"type", "value", "observedAt"})
 
 # Members of an attribute that are not sub-attributes.
 CORE_ATTRIBUTE_MEMBERS = frozenset(
@@ -141,6 +144,7 @@ class AttributeParser:
         self.key_values = key_values
         self.allow_null = allow_null  # merge-patch: urn:ngsi-ld:null deletes
         self.max_depth = max_depth  # nesting bound for the whole entity (entity = level 1)
+        self.fast = not (key_values or allow_null)  # fragments and keyValues take the generic path
 
     # names ---------------------------------------------------------------------------------------
     def attribute_iri(self, name: str, path: str) -> Iri:
@@ -175,6 +179,10 @@ class AttributeParser:
         `depth` is the nesting level of `raw` in the payload, so sub-attributes cannot nest without bound."""
         if depth >= self.max_depth:
             raise BadRequestData(f"{path}: attributes nest deeper than {self.max_depth} levels")
+        if self.fast:
+            fast = self._fast_instance(raw, path)
+            if fast is not None:
+                return fast
         if self.allow_null and is_null(raw):
             return {"value": NGSILD_NULL, "type": PROPERTY}
         declared = raw.get("type") if type(raw) is dict and not self.key_values else None
@@ -205,6 +213,41 @@ class AttributeParser:
                 out[sub_iri] = self.instance(item, member_path, partial=partial, depth=depth + 1)
         if value_member not in out and not partial:
             raise BadRequestData(f"{path}: a {kind} needs a {value_member!r} member")
+        out["createdAt"] = self.now
+        out["modifiedAt"] = self.now
+        return out
+
+    def _fast_instance(self, raw: Any, path: str) -> Instance | None:
+        """The shapes of almost every measurement, checked without the generic member loop.
+
+        None means "not one of those shapes": the generic path then decides (and reports errors)."""
+        if type(raw) is not dict:
+            return None
+        kind = raw.get("type")
+        if kind == PROPERTY:
+            if not raw.keys() <= _FAST_PROPERTY_MEMBERS or type(raw.get("value")) not in _SCALARS:
+                return None
+            if raw["value"] == NGSILD_NULL:
+                return None
+        elif kind == RELATIONSHIP:
+            target = raw.get("object")
+            if not raw.keys() <= _FAST_RELATIONSHIP_MEMBERS or target == NGSILD_NULL or not names.is_uri(target):
+                return None
+        elif kind == GEO_PROPERTY:
+            if not raw.keys() <= _FAST_GEO_MEMBERS or type(raw.get("value")) is not dict:
+                return None
+            geojson.validate_geometry(raw["value"], path + ".value")
+        else:
+            return None
+        out = dict(raw)
+        observed = raw.get("observedAt")
+        if observed is not None:
+            if type(observed) is not str:
+                return None
+            out["observedAt"] = datetimes.normalize_datetime(observed, path + ".observedAt")
+        unit = raw.get("unitCode")
+        if unit is not None and (type(unit) is not str or not unit):
+            return None
         out["createdAt"] = self.now
         out["modifiedAt"] = self.now
         return out

@@ -154,13 +154,21 @@ def _authority_problem(rest: str, offset: int) -> str | None:
     return None
 
 
+# The shape of nearly every entity id ("urn:ngsi-ld:Type:local-id"): accepted without the full check.
+_SIMPLE_URN = re.compile(r"urn:[A-Za-z0-9][A-Za-z0-9\-]{0,31}:[A-Za-z0-9\-._~:@!$&'()*+,;=/]+", re.ASCII)
+
+
 def is_uri(s: object) -> bool:
     """True if `s` is an absolute URI (RFC 3986) or IRI (RFC 3987) that NGSI-LD accepts as an id."""
+    if type(s) is str and len(s) <= MAX_URI_LENGTH and _SIMPLE_URN.fullmatch(s):
+        return True
     return isinstance(s, str) and _uri_problem(s) is None
 
 
 def check_uri(s: object, path: str, what: str = "value") -> str:
     """Raise BadRequestData unless `s` is a URI; used for datasetId, Relationship objects and the like."""
+    if type(s) is str and len(s) <= MAX_URI_LENGTH and _SIMPLE_URN.fullmatch(s):
+        return s
     if not isinstance(s, str):
         raise BadRequestData(f"{path}: {what} must be a URI string, got {type(s).__name__}")
     problem = _uri_problem(s)
