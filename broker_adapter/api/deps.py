@@ -70,8 +70,10 @@ BrokerDep = Annotated[Broker, Depends(get_broker)]
 
 def tenant_of(request: Request) -> Tenant:
     raw = request.headers.get(TENANT_HEADER)
-    if raw is None:
-        return DEFAULT_TENANT
+    return DEFAULT_TENANT if raw is None else check_tenant_name(raw)
+
+
+def check_tenant_name(raw: str) -> Tenant:
     if not _TENANT_RE.fullmatch(raw):
         raise BadRequestData(
             f"NGSILD-Tenant {raw!r} is not a valid tenant name: use 1-64 letters, digits, '_' or '-'"

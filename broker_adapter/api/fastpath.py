@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import logging
 
-from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from broker_adapter.api.entities import retrieve_entity
+from broker_adapter.api.retrieve import retrieve
 from broker_adapter.api.http import problem_response
 from broker_adapter.ngsild.errors import InternalError, NgsiLdError
 
@@ -37,14 +36,17 @@ class FastRetrieve:
             path: str = scope["path"]
             if path.startswith(PREFIX) and "/" not in path[len(PREFIX) :] and len(path) > len(PREFIX):
                 scope["route"] = _RouteLabel
-                request = Request(scope, receive)
                 try:
-                    response = await retrieve_entity(request, path[len(PREFIX) :])
+                    status, headers, body = await retrieve(scope, path[len(PREFIX) :])
                 except NgsiLdError as exc:
-                    response = problem_response(exc)
+                    await problem_response(exc)(scope, receive, send)
+                    return
                 except Exception:
                     log.exception("unexpected error", extra={"path": path})
-                    response = problem_response(InternalError("the broker failed to handle this request"))
-                await response(scope, receive, send)
+                    error = InternalError("the broker failed to handle this request")
+                    await problem_response(error)(scope, receive, send)
+                    return
+                await send({"type": "http.response.start", "status": status, "headers": headers})
+                await send({"type": "http.response.body", "body": body})
                 return
         await self.app(scope, receive, send)

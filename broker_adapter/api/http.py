@@ -127,6 +127,10 @@ def negotiate(request: Request, offered: tuple[str, ...] = _ACCEPTABLE_DEFAULT) 
     header = request.headers.get("accept")
     if not header:
         return offered[0]
+    return negotiate_header(header, offered)
+
+
+def negotiate_header(header: str, offered: tuple[str, ...]) -> str:
     known = _NEGOTIATED.get((header, offered))
     if known is not None:
         return known  # clients send the same Accept header every time
