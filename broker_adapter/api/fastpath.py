@@ -12,8 +12,8 @@ import logging
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from broker_adapter.api.retrieve import retrieve
 from broker_adapter.api.http import problem_response
+from broker_adapter.api.retrieve import retrieve
 from broker_adapter.ngsild.errors import InternalError, NgsiLdError
 
 PREFIX = "/ngsi-ld/v1/entities/"

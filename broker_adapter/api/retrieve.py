@@ -66,7 +66,8 @@ async def retrieve(scope: Scope, entity_id: str) -> tuple[int, list[tuple[bytes,
     entity = broker.store.get_entity(tenant, entity_id)
     if entity is None:
         raise ResourceNotFound(f"entity {entity_id} does not exist")
-    if params is not None and params.get("attrs") is not None and not any(a in entity["attrs"] for a in options.pick):
+    wanted = options.pick if params is not None and params.get("attrs") is not None else None
+    if wanted is not None and not any(a in entity["attrs"] for a in wanted):
         raise ResourceNotFound(f"entity {entity_id} has none of the requested attributes")
     renderer = Renderer(tm, options)
     response_context = context_url or CORE_CONTEXT_URL
