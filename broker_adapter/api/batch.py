@@ -12,7 +12,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from broker_adapter.api.deps import BrokerDep, CreatingTenant, ExistingTenant
+from broker_adapter.api.deps import Broker, BrokerDep, CreatingTenant, ExistingTenant
 from broker_adapter.api.http import JSON, JSON_LD, json_body, json_response, request_context
 from broker_adapter.ngsild import names, operations
 from broker_adapter.ngsild.datetimes import now_iso
@@ -95,6 +95,30 @@ def _result(
     return Response(status_code=204)
 
 
+def _fragment(
+    item: Any, tm: TermMap, now: str, broker: Broker, *, require_type: bool = False, merge_patch: bool = False
+) -> tuple[str, dict[str, Any]]:
+    """An entity of an update-style batch: its id and its attributes (and types, when given)."""
+    if not isinstance(item, dict):
+        raise BadRequestData("an entity must be a JSON object")
+    entity_id = item.get("id")
+    names.check_entity_id(entity_id, "id")
+    if require_type and "type" not in item:
+        raise BadRequestData(f"entity {entity_id}: 'type' is missing")
+    # the batch array is one level of nesting
+    fragment = parse_fragment(
+        item,
+        tm,
+        now,
+        max_depth=broker.settings.max_json_depth - 1,
+        allow_null=merge_patch,
+        partial=merge_patch,
+    )
+    if "type" in item:
+        fragment["type"] = entity_types(item["type"], tm)
+    return entity_id, fragment
+
+
 async def _parse_each(request: Request, broker: BrokerDep, parse) -> tuple[list[Change], _Failures]:
     items, kind = await _entities(request, broker)
     failures = _Failures()
@@ -135,17 +159,14 @@ async def batch_upsert(request: Request, broker: BrokerDep, tenant: CreatingTena
         if not update_mode:
             entity = parse_entity(item, tm, now, max_depth=broker.settings.max_json_depth - 1)
             return Change(entity["id"], operations.replace(entity, create_missing=True))
-        if not isinstance(item, dict):
-            raise BadRequestData("an entity must be a JSON object")
-        entity_id = item.get("id")
-        names.check_entity_id(entity_id, "id")
-        if "type" not in item:
-            raise BadRequestData(f"entity {entity_id}: 'type' is missing")
-        types = entity_types(item["type"], tm)
-        fragment = parse_fragment(item, tm, now, max_depth=broker.settings.max_json_depth - 1)
-        fragment["type"] = types
+        entity_id, fragment = _fragment(item, tm, now, broker, require_type=True)
         change = operations.append(
-            entity_id, fragment, now, operations.AttrReport(), create_missing=True, types_for_new=types
+            entity_id,
+            fragment,
+            now,
+            operations.AttrReport(),
+            create_missing=True,
+            types_for_new=fragment["type"],
         )
         return Change(entity_id, change)
 
@@ -160,18 +181,7 @@ async def batch_update(request: Request, broker: BrokerDep, tenant: ExistingTena
     options = parse_options(request.query_params.get("options"), allowed=("noOverwrite",))
 
     def parse(item: Any, tm: TermMap, now: str) -> Change:
-        if not isinstance(item, dict):
-            raise BadRequestData("an entity must be a JSON object")
-        entity_id = item.get("id")
-        names.check_entity_id(entity_id, "id")
-        fragment = parse_fragment(
-            {k: v for k, v in item.items() if k != "type"},
-            tm,
-            now,
-            max_depth=broker.settings.max_json_depth - 1,
-        )
-        if "type" in item:
-            fragment["type"] = entity_types(item["type"], tm)
+        entity_id, fragment = _fragment(item, tm, now, broker)
         change = operations.append(
             entity_id, fragment, now, operations.AttrReport(), overwrite="noOverwrite" not in options
         )
@@ -187,20 +197,7 @@ async def batch_merge(request: Request, broker: BrokerDep, tenant: ExistingTenan
     parse_options(request.query_params.get("options"), allowed=())
 
     def parse(item: Any, tm: TermMap, now: str) -> Change:
-        if not isinstance(item, dict):
-            raise BadRequestData("an entity must be a JSON object")
-        entity_id = item.get("id")
-        names.check_entity_id(entity_id, "id")
-        fragment = parse_fragment(
-            {k: v for k, v in item.items() if k != "type"},
-            tm,
-            now,
-            allow_null=True,
-            max_depth=broker.settings.max_json_depth - 1,
-            partial=True,
-        )
-        if "type" in item:
-            fragment["type"] = entity_types(item["type"], tm)
+        entity_id, fragment = _fragment(item, tm, now, broker, merge_patch=True)
         return Change(entity_id, operations.merge(entity_id, fragment, now))
 
     changes, failures = await _parse_each(request, broker, parse)

@@ -178,3 +178,13 @@ def test_sqlite_codec_round_trips() -> None:
     created, modified, doc = entity_to_row(e)
     assert (created, modified) == (e["createdAt"], e["modifiedAt"])
     assert entity_from_row(doc) == e
+
+
+def test_tenant_settings_are_per_tenant_json_values(store: Store) -> None:
+    assert store.get_tenant_setting("a", "sdm_policy") is None
+    store.set_tenant_setting("a", "sdm_policy", {"mode": "enforce", "known": ["x"]})
+    store.set_tenant_setting("b", "sdm_policy", "warn")
+    assert store.get_tenant_setting("a", "sdm_policy") == {"mode": "enforce", "known": ["x"]}
+    assert store.get_tenant_setting("b", "sdm_policy") == "warn"
+    store.set_tenant_setting("a", "sdm_policy", None)
+    assert store.get_tenant_setting("a", "sdm_policy") is None
