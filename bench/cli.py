@@ -97,6 +97,27 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["query"]:
+        from bench.query import main as query_main  # its own options; see bench/query.py
+
+        return query_main(argv[1:])
+    if argv[:1] == ["notify"]:
+        from bench.notify import main as notify_main  # its own options; see bench/notify.py
+
+        return notify_main(argv[1:])
+    if argv[:1] == ["sdm"]:
+        from bench.sdm import main as sdm_main  # its own options; see bench/sdm.py
+
+        return sdm_main(argv[1:])
+    if argv[:1] == ["agents"]:
+        from bench.agents import main as agents_main  # its own options; see bench/agents.py
+
+        return agents_main(argv[1:])
+    if argv[:1] == ["temporal"]:
+        from bench.temporal import main as temporal_main  # its own options; see bench/temporal.py
+
+        return temporal_main(argv[1:])
     args = parse_args(argv)
     settings = settings_from(args)
     targets: list[Target] = [RAW, FASTAPI]

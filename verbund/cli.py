@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from verbund import __version__
 from verbund.settings import Settings, load_settings
@@ -35,6 +36,18 @@ def _add_server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-batch-body-bytes", type=int, help="largest batch body (default 32 MiB)")
 
 
+def _add_agent_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--north-port", type=int, dest="iota_north_port", help="IoT agent provisioning port (default 4041)"
+    )
+    parser.add_argument(
+        "--south-port", type=int, dest="iota_south_port", help="IoT agent southbound HTTP port (default 7896)"
+    )
+    parser.add_argument(
+        "--mqtt-url", dest="agents_mqtt_url", help="MQTT broker of the devices (mqtt://host:port)"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="verbund", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -44,17 +57,62 @@ def build_parser() -> argparse.ArgumentParser:
         "serve",
         help="run the platform on the embedded store (the broker on port 1026)",
         description="Run the Verbund platform: the NGSI-LD broker on port 1026 with its "
-        "data in a SQLite file under ./data.",
+        "data in a SQLite file under ./data, and the IoT agents (provisioning on 4041, southbound HTTP "
+        "on 7896, MQTT when --mqtt-url is given) feeding it.",
     )
     _add_server_options(serve)
+    _add_agent_options(serve)
     broker = sub.add_parser(
         "broker",
         help="run only the NGSI-LD context broker",
         description="Run only the NGSI-LD context broker.",
     )
     _add_server_options(broker)
+    agents = sub.add_parser(
+        "agents",
+        help="run only the IoT agents (FIWARE-compatible provisioning, JSON/UL/LoRaWAN southbound)",
+        description="Run only the IoT agents; they feed the NGSI-LD broker at --broker-url (any NGSI-LD "
+        "broker, e.g. Orion-LD) through its public API.",
+    )
+    _add_server_options(agents)
+    _add_agent_options(agents)
+    agents.add_argument("--broker-url", dest="agents_broker_url", help="NGSI-LD broker to feed")
+    _add_sdm_commands(sub)
     sub.add_parser("version", help="print the version")
     return parser
+
+
+def _add_sdm_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    sdm = sub.add_parser(
+        "sdm",
+        help="Smart Data Models: import, list and validate models; set a tenant's policy",
+        description="Smart Data Models schemas (offline) and each tenant's validation policy "
+        "(see docs/data-models.md).",
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", help="data directory holding imported models (default ./data)")
+    common.add_argument("--store", dest="store_url", help="store URL (policy): sqlite:///PATH")
+    commands = sdm.add_subparsers(dest="sdm_command", metavar="SDM_COMMAND", required=True)
+    imp = commands.add_parser(
+        "import", parents=[common], help="import official schema.json files (directory, .zip, .tar.gz)"
+    )
+    imp.add_argument("path", type=Path)
+    commands.add_parser("list", parents=[common], help="list the models entities are checked against")
+    val = commands.add_parser(
+        "validate", parents=[common], help="check NGSI-LD entities in a JSON file against their models"
+    )
+    val.add_argument("file", type=Path, help="an entity or an array of entities (normalized or concise)")
+    val.add_argument("--key-values", action="store_true", help="the file holds keyValues entities")
+    pol = commands.add_parser(
+        "policy", parents=[common], help="show or set a tenant's policy: off, warn or enforce"
+    )
+    pol.add_argument("tenant")
+    pol.add_argument(
+        "mode", nargs="?", choices=["off", "warn", "enforce", "default"], help="omit to show; default: remove"
+    )
+    pol.add_argument(
+        "--require-known-types", action="store_true", help="enforce: reject entity types without a model"
+    )
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -68,6 +126,10 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         "log_format",
         "max_body_bytes",
         "max_batch_body_bytes",
+        "iota_north_port",
+        "iota_south_port",
+        "agents_mqtt_url",
+        "agents_broker_url",
     )
     return load_settings(**{k: getattr(args, k, None) for k in keys})
 
@@ -89,18 +151,59 @@ def run_broker(settings: Settings) -> None:
     )
 
 
+def run_platform(settings: Settings, *, with_broker: bool = True) -> None:
+    """The broker and the agents in one asyncio loop (``serve``), or the agents alone (``agents``)."""
+    import asyncio
+
+    from agents.app import run_agents
+    from verbund.logs import configure_logging
+
+    configure_logging(settings)
+    broker_app = None
+    if with_broker:
+        from broker_adapter.api.app import create_app
+
+        broker_app = create_app(settings)
+    try:
+        import uvloop
+
+        loop_factory = uvloop.new_event_loop
+    except ImportError:  # uvloop comes with uvicorn[standard]; plain asyncio works too
+        loop_factory = None
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        runner.run(run_agents(settings, broker_app=broker_app))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "version":
         print(f"verbund {__version__}")
         return 0
+    if args.command == "sdm":
+        from smart_data_models.cli import run as run_sdm
+
+        try:
+            settings = load_settings(data_dir=args.data_dir, store_url=args.store_url)
+        except ValueError as exc:
+            parser.error(str(exc))
+        return run_sdm(args, settings)
     if args.command in ("serve", "broker"):
         try:
             settings = settings_from_args(args)
         except ValueError as exc:
             parser.error(str(exc))
-        run_broker(settings)
+        if args.command == "broker":
+            run_broker(settings)
+        else:
+            run_platform(settings)
+        return 0
+    if args.command == "agents":
+        try:
+            settings = settings_from_args(args)
+        except ValueError as exc:
+            parser.error(str(exc))
+        run_platform(settings, with_broker=False)
         return 0
     parser.print_help()
     return 2

@@ -29,6 +29,34 @@ class Settings:
     context_max_bytes: int = 2 * 1024 * 1024
     default_limit: int = 20
     max_limit: int = 1000
+    # history (issue 5): recording on/off, default retention (ISO 8601 duration, empty: unlimited),
+    # instances per attribute in one temporal answer (more: 206 with Content-Range)
+    history: str = "on"
+    history_retention: str = ""
+    temporal_max_instances: int = 1000
+    # notifications (issue 4): endpoint policy, delivery timing, replicas
+    notify_allowed_hosts: str = ""  # hosts, IPs or CIDRs allowed although loopback/private (comma list)
+    notify_trusted_tenants: str = ""  # tenants (platform services) exempt from the endpoint policy
+    notify_timeout: float = 10.0  # seconds per delivery attempt
+    notify_retry_base: float = 1.0  # first retry delay; doubles per failed attempt
+    notify_retry_max: float = 300.0  # longest retry delay
+    notify_endpoint_concurrency: int = 4  # deliveries in flight per endpoint (host:port)
+    notify_lease_seconds: float = 30.0  # how long a replica owns claimed work before others may take it
+    notify_poll_interval: float = 0.05  # seconds between looks at the change log, outbox and subscriptions
+    notify_batch: int = 50  # notifications one subscription delivers per claim, in order
+    # Smart Data Models (issue 8): the policy of tenants that have none of their own (off, warn, enforce)
+    sdm_policy: str = "off"
+    # IoT agents (issue 7): the NGSI-LD broker they feed (empty: this installation's broker on loopback), the
+    # @context they send (iotagent-node-lib's default is the core context), the MQTT broker of the devices and
+    # network servers (empty: no MQTT southbound), the durable outbox and the expression bounds
+    agents_broker_url: str = ""
+    agents_context_url: str = "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.jsonld"
+    agents_mqtt_url: str = ""
+    agents_outbox_max: int = 1_000_000  # undelivered entity fragments kept; more: the sender gets 503
+    agents_batch_max: int = 500  # entity fragments per upsert request
+    agents_timeout: float = 10.0  # seconds per upsert request
+    agents_retry_max: float = 10.0  # longest pause between retries while the broker is unreachable
+    agents_expression_max_length: int = 4096
 
     def __post_init__(self) -> None:
         if self.log_level not in _LOG_LEVELS:
@@ -43,11 +71,41 @@ class Settings:
             "context_max_bytes",
             "default_limit",
             "max_limit",
+            "notify_timeout",
+            "notify_retry_base",
+            "notify_retry_max",
+            "notify_endpoint_concurrency",
+            "notify_lease_seconds",
+            "notify_poll_interval",
+            "notify_batch",
         ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
         if self.default_limit > self.max_limit:
             raise ValueError("default_limit cannot exceed max_limit")
+        if self.sdm_policy not in ("off", "warn", "enforce"):
+            raise ValueError(f"sdm_policy must be off, warn or enforce, not {self.sdm_policy!r}")
+        if self.history not in ("on", "off"):
+            raise ValueError(f"history must be on or off, not {self.history!r}")
+        if self.temporal_max_instances <= 0:
+            raise ValueError("temporal_max_instances must be positive")
+        for name in (
+            "agents_outbox_max",
+            "agents_batch_max",
+            "agents_timeout",
+            "agents_retry_max",
+            "agents_expression_max_length",
+        ):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive")
+
+    @property
+    def agents_northbound_url(self) -> str:
+        """Where the agents send updates: the configured broker, or this installation's on loopback."""
+        if self.agents_broker_url:
+            return self.agents_broker_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.broker_port}"
 
     @property
     def broker_url(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -15,7 +16,9 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 
-from broker_adapter.api import batch, contexts, entities
+from broker_adapter import notifications
+from broker_adapter.api import batch, contexts, discovery, entities, query, retention, temporal
+from broker_adapter.api import subscriptions as subscriptions_api
 from broker_adapter.api.deps import Broker
 from broker_adapter.api.fastpath import FastRetrieve
 from broker_adapter.api.http import json_response, problem_response
@@ -30,6 +33,9 @@ from broker_adapter.ngsild.errors import (
     ResourceNotFound,
 )
 from broker_adapter.storage.open import open_store
+from smart_data_models import api as sdm_api
+from smart_data_models import notes as sdm_notes
+from smart_data_models import setup as sdm_setup
 from verbund.logs import configure_logging
 from verbund.settings import Settings, load_settings
 
@@ -53,6 +59,11 @@ def create_app(settings: Settings | None = None) -> BrokerApp:
             max_bytes=settings.context_max_bytes,
         )
         app.state.broker = Broker(settings=settings, store=timed, resolver=resolver)
+        app.state.broker.sdm = sdm_setup.start(settings, store, app.state)
+        store.history.set_recording(settings.history == "on")
+        retention.default_retention(settings.history_retention)  # a bad period fails start-up
+        purger = asyncio.get_running_loop().create_task(retention.run_retention(app.state.broker))
+        dispatcher = await notifications.start(app.state, settings, store, resolver)
         # Batch requests allocate hundreds of thousands of short-lived objects: a larger young
         # generation and freezing what start-up built keep the cyclic GC from rescanning the heap.
         gc.set_threshold(50_000, 50, 50)
@@ -61,6 +72,8 @@ def create_app(settings: Settings | None = None) -> BrokerApp:
         try:
             yield
         finally:
+            purger.cancel()
+            await dispatcher.stop()
             app.state.broker.writer.shutdown(wait=True)
             store.close()
 
@@ -72,8 +85,13 @@ def create_app(settings: Settings | None = None) -> BrokerApp:
     )
     app.state.metrics = metrics
     app.include_router(entities.router)
+    app.include_router(query.router)
+    app.include_router(discovery.router)
     app.include_router(batch.router)
     app.include_router(contexts.router)
+    app.include_router(temporal.router)
+    app.include_router(subscriptions_api.router)
+    app.include_router(sdm_api.router)
     _add_operations_routes(app, metrics)
     _add_error_handlers(app)
     return BrokerApp(app, metrics)
@@ -97,6 +115,9 @@ class BrokerApp:
             return
         scope["app"] = self.api
         tenant = next((v for k, v in scope["headers"] if k == b"ngsild-tenant"), None)
+        if scope["method"] in _WRITE_METHODS:
+            await self._write(scope, receive, send, tenant)
+            return
         if tenant is None:
             await self._stack(scope, receive, send)
             return
@@ -108,6 +129,26 @@ class BrokerApp:
             await send(message)
 
         await self._stack(scope, receive, send_with_tenant)
+
+    async def _write(self, scope: Scope, receive: Receive, send: Send, tenant: bytes | None) -> None:
+        """A write may collect Smart Data Models warnings (warn policy): they become NGSILD-Warning
+        headers of its response (smart_data_models/notes.py)."""
+        notes: list[str] = []
+        token = sdm_notes.REQUEST_NOTES.set(notes)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start" and (tenant is not None or notes):
+                extra = [(b"ngsild-tenant", tenant)] if tenant is not None else []
+                message["headers"] = [*message.get("headers", []), *extra, *sdm_notes.header_lines(notes)]
+            await send(message)
+
+        try:
+            await self._stack(scope, receive, send_with_headers)
+        finally:
+            sdm_notes.REQUEST_NOTES.reset(token)
+
+
+_WRITE_METHODS = frozenset({"POST", "PATCH", "PUT"})
 
 
 def _add_operations_routes(app: FastAPI, metrics: Metrics) -> None:
@@ -125,7 +166,11 @@ def _add_operations_routes(app: FastAPI, metrics: Metrics) -> None:
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus() -> Response:
-        return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
+        text = metrics.render()
+        gate = getattr(getattr(app.state, "broker", None), "sdm", None)
+        if gate is not None:
+            text += gate.validation.metrics.render()
+        return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
 
 def _add_error_handlers(app: FastAPI) -> None:

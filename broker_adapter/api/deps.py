@@ -18,6 +18,8 @@ from broker_adapter.ngsild.errors import BadRequestData, NonexistentTenant
 from broker_adapter.ngsild.termmap import TermMap
 from broker_adapter.ngsild.types import DEFAULT_TENANT, Tenant
 from broker_adapter.storage.port import Change, Outcome, Store
+from smart_data_models import notes as sdm_notes
+from smart_data_models.policy import SdmGate
 from verbund.settings import Settings
 
 T = TypeVar("T")
@@ -46,12 +48,21 @@ class Broker:
     writer: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="verbund-writer")
     )
+    sdm: SdmGate | None = None  # Smart Data Models validation on write (smart_data_models/policy.py)
 
     async def apply(self, tenant: Tenant, changes: list[Change]) -> list[Outcome]:
         """Writes run on one writer thread: they wait on the disk (fsync) and must not block the loop,
-        and SQLite takes one writer at a time anyway (one thread also means one connection's cache)."""
+        and SQLite takes one writer at a time anyway (one thread also means one connection's cache).
+
+        Every entity write of the API passes here, so this is where the tenant's Smart Data Models policy
+        wraps each change: enforce rejects that entity, warn lets it through with a response warning."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.writer, self.store.apply, tenant, changes)
+        if self.sdm is None:
+            return await loop.run_in_executor(self.writer, self.store.apply, tenant, changes)
+        outcomes, notes = await loop.run_in_executor(self.writer, self.sdm.apply, self.store, tenant, changes)
+        if notes:
+            sdm_notes.note(notes)
+        return outcomes
 
     async def run_write(self, fn: Callable[..., T], *args: Any) -> T:
         """Any other store write (purge, contexts) on the same writer thread."""

@@ -13,11 +13,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from broker_adapter.api.deps import (
-    Broker,
     BrokerDep,
     CreatingTenant,
     ExistingTenant,
-    existing_tenant,
     response_context_url,
 )
 from broker_adapter.api.http import (
@@ -25,23 +23,20 @@ from broker_adapter.api.http import (
     JSON,
     JSON_LD,
     MERGE_PATCH,
-    context_headers,
     json_body,
     json_response,
-    negotiate,
     parse_bool,
-    parse_int,
     request_context,
     split_list,
 )
 from broker_adapter.ngsild import names, operations
 from broker_adapter.ngsild.datetimes import now_iso
 from broker_adapter.ngsild.entity_input import AttributeParser, parse_entity, parse_fragment
-from broker_adapter.ngsild.errors import BadRequestData, ResourceNotFound
+from broker_adapter.ngsild.errors import BadRequestData
 from broker_adapter.ngsild.render import LOCATION_IRI, Renderer, RenderOptions, output_format, parse_options
 from broker_adapter.ngsild.termmap import TermMap
 from broker_adapter.ngsild.types import CompactedEntity, ExpandedEntity
-from broker_adapter.storage.port import Change, EntityQuery
+from broker_adapter.storage.port import Change
 
 router = APIRouter(prefix="/ngsi-ld/v1")
 
@@ -137,79 +132,12 @@ async def retrieve_entity_route(request: Request, entity_id: str) -> Response:
 
 
 async def retrieve_entity(request: Request, entity_id: str) -> Response:
-    broker: Broker = request.app.state.broker
-    tenant = await existing_tenant(request)
-    accept = negotiate(request, (JSON, JSON_LD, GEO_JSON))
-    _check_path_id(entity_id)
-    tm = await _read_terms(request, broker)
-    options = render_options(request, tm)
-    entity = broker.store.get_entity(tenant, entity_id)
-    if entity is None:
-        raise ResourceNotFound(f"entity {entity_id} does not exist")
-    if request.query_params.get("attrs") is not None and not any(a in entity["attrs"] for a in options.pick):
-        raise ResourceNotFound(f"entity {entity_id} has none of the requested attributes")
-    renderer = Renderer(tm, options)
-    context_url = response_context_url(request)
-    headers = context_headers(accept, context_url)
-    if accept == GEO_JSON:
-        geometry = request.query_params.get("geometryProperty")
-        geo_iri = tm.expand_name(geometry) if geometry else LOCATION_IRI
-        return json_response(renderer.feature(entity, geo_iri), media=GEO_JSON, headers=headers)
-    out = renderer.entity(entity)
-    if accept == JSON_LD:
-        out["@context"] = context_url
-    return json_response(out, media=accept, headers=headers)
+    from broker_adapter.api.retrieve import retrieve
 
-
-@router.get("/entities")
-async def query_entities(request: Request, broker: BrokerDep, tenant: ExistingTenant) -> Response:
-    accept = negotiate(request, (JSON, JSON_LD, GEO_JSON))
-    tm = await _read_terms(request, broker)
-    params = request.query_params
-    query = entity_query(params, tm, broker.settings)
-    options = render_options(request, tm, allowed_options=(*RETRIEVE_OPTIONS, "count"))
-    result = broker.store.query(tenant, query)
-    headers = context_headers(accept, response_context_url(request))
-    if query.count:
-        headers["NGSILD-Results-Count"] = str(result.total)
-    body = render_entities(request, tm, result.entities, accept, options)
-    return json_response(body, media=accept, headers=headers)
-
-
-def entity_query(params, tm: TermMap, settings) -> EntityQuery:
-    for unsupported in ("q", "geoQ", "georel", "scopeQ", "csf"):
-        if params.get(unsupported) is not None:
-            raise BadRequestData(f"the query parameter {unsupported!r} is not supported by this version")
-    types = split_list(params.get("type"))
-    ids = split_list(params.get("id"))
-    attrs = split_list(params.get("attrs"))
-    id_pattern = params.get("idPattern")
-    if not (types or ids or attrs or id_pattern or params.get("local") == "true"):
-        raise BadRequestData("a query needs at least one of type, id, idPattern, attrs, q or geoQ")
-    for n, entity_id in enumerate(ids or ()):
-        names.check_entity_id(entity_id, f"id[{n}]")
-    if id_pattern is not None:
-        import re
-
-        try:
-            re.compile(id_pattern)
-        except re.error as exc:
-            raise BadRequestData(f"idPattern is not a valid regular expression: {exc}") from exc
-    limit = parse_int(params.get("limit"), "limit", settings.default_limit)
-    if limit > settings.max_limit:
-        raise BadRequestData(f"limit {limit} is above the maximum of {settings.max_limit}")
-    offset = parse_int(params.get("offset"), "offset", 0)
-    options = set((params.get("options") or "").split(","))
-    count = parse_bool(params.get("count"), "count") or "count" in options
-    return EntityQuery(
-        types=[tm.expand_name(t) for t in types] if types else None,
-        ids=ids,
-        id_pattern=id_pattern,
-        attrs=[tm.expand_name(a) for a in attrs] if attrs else None,
-        limit=limit,
-        offset=offset,
-        count=count,
-    )
+    status, headers, body = await retrieve(request.scope, entity_id)
+    response = Response(body, status_code=status)
+    response.raw_headers = headers
+    return response
 
 
 @router.delete("/entities")
@@ -218,6 +146,8 @@ async def purge_entities(request: Request, broker: BrokerDep, tenant: ExistingTe
     params = request.query_params
     if not (params.get("type") or params.get("id") or params.get("idPattern")):
         raise BadRequestData("purging entities needs type, id or idPattern")
+    from broker_adapter.api.query import entity_query  # query.py renders with this module's helpers
+
     query = entity_query(params, tm, broker.settings)
     await broker.run_write(broker.store.delete_entities, tenant, query)
     return Response(status_code=204)

@@ -231,7 +231,11 @@ class AttributeParser:
                 return None
         elif kind == RELATIONSHIP:
             target = raw.get("object")
-            if not raw.keys() <= _FAST_RELATIONSHIP_MEMBERS or target == NGSILD_NULL or not names.is_uri(target):
+            if (
+                not raw.keys() <= _FAST_RELATIONSHIP_MEMBERS
+                or target == NGSILD_NULL
+                or not names.is_uri(target)
+            ):
                 return None
         elif kind == GEO_PROPERTY:
             if not raw.keys() <= _FAST_GEO_MEMBERS or type(raw.get("value")) is not dict:

@@ -101,7 +101,12 @@ class Renderer:
         if fmt == SIMPLIFIED:
             return self._simple_value(inst)
         kind = inst.get("type", PROPERTY)
-        if fmt == NORMALIZED and kind in _PLAIN_KINDS and self.opt.lang is None and inst.keys() <= _PLAIN_MEMBERS:
+        if (
+            fmt == NORMALIZED
+            and kind in _PLAIN_KINDS
+            and self.opt.lang is None
+            and inst.keys() <= _PLAIN_MEMBERS
+        ):
             # the common case (no sub-attributes, nothing to compact): one C-level comprehension
             hidden = self._hidden
             return {"type": kind, **{k: v for k, v in inst.items() if k not in hidden}}

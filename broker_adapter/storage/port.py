@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from broker_adapter.ngsild.errors import NgsiLdError
+from broker_adapter.ngsild.query.ast import GeoQuery, Node
 from broker_adapter.ngsild.types import EntityId, ExpandedEntity, Iri, Tenant
+from broker_adapter.storage.history import HistoryStore
 
 # Receives the stored entity (None if absent) and returns the new one (None deletes).
 ChangeFn = Callable[[ExpandedEntity | None], ExpandedEntity | None]
@@ -40,14 +42,33 @@ class Outcome:
         return self.error is None
 
 
+@dataclass(frozen=True, slots=True)
+class EntitySelector:
+    """One member of a Query's `entities` (clause 5.2.33): its type and, if given, id or idPattern."""
+
+    type_expression: Node | None = None
+    id: EntityId | None = None
+    id_pattern: str | None = None
+
+
 @dataclass(slots=True)
 class EntityQuery:
-    """The selection part of a query. Issue-3 query features extend this (q, geoQ, scopeQ, ...)."""
+    """The selection part of a query; every part given must hold (AND).
+
+    The parsed parts (`type_expression`, `q`, `scope`, `geo`) are ngsild.query AST nodes with expanded
+    names; adapters compile them to their own query language (reference semantics: evaluate.matches).
+    """
 
     types: Sequence[Iri] | None = None  # any of these types
     ids: Sequence[EntityId] | None = None
-    id_pattern: str | None = None
+    id_pattern: str | None = None  # checked by ngsild.query.patterns (bounded)
     attrs: Sequence[Iri] | None = None  # entity has at least one of these attributes
+    type_expression: Node | None = None  # TypeIs under And/Or (the `type` parameter)
+    selectors: Sequence[EntitySelector] | None = None  # any of these (POST entityOperations/query)
+    q: Node | None = None
+    scope: Node | None = None  # scopeQ
+    geo: GeoQuery | None = None
+    local: bool = False  # only this broker's entities: the only kind there is without registrations
     limit: int = 20
     offset: int = 0
     count: bool = False
@@ -57,6 +78,25 @@ class EntityQuery:
 class QueryResult:
     entities: list[ExpandedEntity] = field(default_factory=list)
     total: int | None = None  # set when EntityQuery.count
+
+
+@dataclass(slots=True)
+class TypeSummary:
+    """An entity type for discovery: how many entities have it, and their attributes' kinds."""
+
+    iri: Iri
+    entity_count: int = 0
+    attributes: dict[Iri, list[str]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class AttributeSummary:
+    """An attribute for discovery: instance count, kinds (Property, ...) and the entity types using it."""
+
+    iri: Iri
+    count: int = 0
+    kinds: list[str] = field(default_factory=list)
+    types: list[Iri] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -73,6 +113,8 @@ class ContextRecord:
 
 
 class Store(Protocol):
+    history: HistoryStore  # the temporal API (storage/history.py); adapters record every write
+
     def close(self) -> None: ...
 
     def ping(self) -> None:
@@ -97,6 +139,24 @@ class Store(Protocol):
 
     def delete_entities(self, tenant: Tenant, query: EntityQuery) -> list[ExpandedEntity]:
         """Delete every entity the query selects (ignoring paging); return what was deleted."""
+
+    # tenant settings -------------------------------------------------------------------------------
+    def get_tenant_setting(self, tenant: Tenant, key: str) -> Any:
+        """A per-tenant JSON value (e.g. "sdm_policy"), None when not set."""
+
+    def set_tenant_setting(self, tenant: Tenant, key: str, value: Any) -> None:
+        """Set (or with None remove) a per-tenant JSON value."""
+
+    # discovery ---------------------------------------------------------------------------------------
+    def list_types(self, tenant: Tenant) -> list[Iri]: ...
+
+    def type_summaries(self, tenant: Tenant, type_iri: Iri | None = None) -> list[TypeSummary]:
+        """All types, or the one given (empty when no entity has it)."""
+
+    def list_attributes(self, tenant: Tenant) -> list[Iri]: ...
+
+    def attribute_summaries(self, tenant: Tenant, attr: Iri | None = None) -> list[AttributeSummary]:
+        """All attributes, or the one given (empty when no entity has it)."""
 
     # @contexts ---------------------------------------------------------------------------------------
     def put_context(self, record: ContextRecord) -> None:

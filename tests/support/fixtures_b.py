@@ -115,4 +115,3 @@ class ContextServer:
 
     def hits_for(self, url: str) -> int:
         return self.hits[url.removeprefix(self.base)]
-

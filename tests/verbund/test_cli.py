@@ -20,8 +20,13 @@ README = (ROOT / "README.md").read_text()
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "verbund", *args], capture_output=True, text=True, timeout=30,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "verbund", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def test_every_command_is_documented_in_the_readme_and_in_help() -> None:
@@ -58,11 +63,14 @@ def test_environment_and_flags_override_defaults_in_that_order() -> None:
     assert (settings.broker_port, settings.log_level) == (3000, "debug")
 
 
-@pytest.mark.parametrize(("env", "message"), [
-    ({"VERBUND_BROKER_PORT": "many"}, "VERBUND_BROKER_PORT='many' is not a valid int"),
-    ({"VERBUND_LOG_LEVEL": "loud"}, "log level must be one of"),
-    ({"VERBUND_MAX_BODY_BYTES": "0"}, "max_body_bytes must be positive"),
-])
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"VERBUND_BROKER_PORT": "many"}, "VERBUND_BROKER_PORT='many' is not a valid int"),
+        ({"VERBUND_LOG_LEVEL": "loud"}, "log level must be one of"),
+        ({"VERBUND_MAX_BODY_BYTES": "0"}, "max_body_bytes must be positive"),
+    ],
+)
 def test_bad_settings_are_refused_with_a_clear_message(env: dict[str, str], message: str) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):
         load_settings(env)
@@ -73,8 +81,9 @@ def test_serve_runs_the_broker_with_its_data_under_the_data_dir(tmp_path: Path) 
     server = BrokerProcess(tmp_path / "data", port=port, command="serve")
     server.start()
     try:
-        created = httpx.post(f"{server.url}/ngsi-ld/v1/entities",
-                             json={"id": "urn:ngsi-ld:T:1", "type": "T"}, timeout=5)
+        created = httpx.post(
+            f"{server.url}/ngsi-ld/v1/entities", json={"id": "urn:ngsi-ld:T:1", "type": "T"}, timeout=5
+        )
         assert created.status_code == 201
         assert httpx.get(f"{server.url}/ready", timeout=5).json() == {"status": "ready"}
         assert (tmp_path / "data" / "verbund.db").exists()

@@ -14,13 +14,24 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import orjson
 
 from broker_adapter.ngsild.errors import NgsiLdError, StoreUnavailable
-from broker_adapter.ngsild.types import DEFAULT_TENANT, EntityId, ExpandedEntity, Tenant
-from broker_adapter.storage.port import Change, ContextRecord, EntityQuery, Outcome, QueryResult
+from broker_adapter.ngsild.types import DEFAULT_TENANT, EntityId, ExpandedEntity, Iri, Tenant
+from broker_adapter.storage.port import (
+    AttributeSummary,
+    Change,
+    ContextRecord,
+    EntityQuery,
+    Outcome,
+    QueryResult,
+    TypeSummary,
+)
+from broker_adapter.storage.sqlite import discovery, geo_index, number_index, query_plan, query_sql
 from broker_adapter.storage.sqlite.codec import entity_from_row, entity_to_row
+from broker_adapter.storage.sqlite.history import SqliteHistory
 from broker_adapter.storage.sqlite.schema import MIGRATIONS
 
 _REGEX_CACHE: dict[str, re.Pattern[str]] = {}
@@ -56,8 +67,9 @@ class SqliteStore:
         # Called inside every entity write transaction with the (before, after) pairs that changed:
         # secondary indexes (geo), history and the notification outbox add their rows here, so they
         # commit or roll back together with the entities.
-        self.write_hooks: list[WriteHook] = []
+        self.write_hooks: list[WriteHook] = [geo_index.index_hook, number_index.index_hook]
         self._migrate()
+        self.history = SqliteHistory(self)  # the temporal API's store; records through a write hook
 
     # connections -------------------------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -73,6 +85,7 @@ class SqliteStore:
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"cannot open the SQLite store at {self.path}: {exc}") from exc
         conn.create_function("regexp", 2, _regexp, deterministic=True)
+        query_sql.register_functions(conn)
         with self._all_lock:
             self._all.append(conn)
         return conn
@@ -238,50 +251,50 @@ class SqliteStore:
         except sqlite3.OperationalError as exc:
             raise StoreUnavailable(f"the SQLite store refused the write: {exc}") from exc
 
-    def _where(self, tenant: Tenant, query: EntityQuery) -> tuple[str, list[object]]:
-        clauses = ["e.tenant = ?"]
-        params: list[object] = [tenant]
-        if query.types:
-            marks = ",".join("?" * len(query.types))
-            clauses.append(f"e.id IN (SELECT id FROM entity_types WHERE tenant = ? AND type IN ({marks}))")
-            params.extend([tenant, *query.types])
-        if query.ids:
-            marks = ",".join("?" * len(query.ids))
-            clauses.append(f"e.id IN ({marks})")
-            params.extend(query.ids)
-        if query.id_pattern:
-            clauses.append("regexp(?, e.id)")
-            params.append(query.id_pattern)
-        if query.attrs:
-            ors = " OR ".join("json_type(e.doc, ?) IS NOT NULL" for _ in query.attrs)
-            clauses.append(f"({ors})")
-            params.extend(_json_path("attrs", a) for a in query.attrs)
-        return " AND ".join(clauses), params
-
     def query(self, tenant: Tenant, query: EntityQuery) -> QueryResult:
-        where, params = self._where(tenant, query)
-        result = QueryResult()
-        if query.limit > 0:
-            rows = self._read(
-                f"SELECT e.doc FROM entities e WHERE {where} ORDER BY e.id LIMIT ? OFFSET ?",
-                (*params, query.limit, query.offset),
-            )
-            result.entities = [entity_from_row(r[0]) for r in rows]
-        if query.count:
-            result.total = self._read(f"SELECT count(*) FROM entities e WHERE {where}", params)[0][0]
-        return result
+        try:
+            return query_plan.run(self._conn, tenant, query)
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(f"the SQLite store did not answer: {exc}") from exc
 
     def delete_entities(self, tenant: Tenant, query: EntityQuery) -> list[ExpandedEntity]:
-        where, params = self._where(tenant, query)
         with self._write() as conn:
-            rows = conn.execute(f"SELECT e.id, e.doc FROM entities e WHERE {where}", params).fetchall()
-            ids = [(tenant, r[0]) for r in rows]
+            deleted = query_plan.select_all(conn, tenant, query)
+            ids = [(tenant, entity["id"]) for entity in deleted]
             conn.executemany("DELETE FROM entities WHERE tenant = ? AND id = ?", ids)
             conn.executemany("DELETE FROM entity_types WHERE tenant = ? AND id = ?", ids)
-            deleted = [entity_from_row(r[1]) for r in rows]
             for hook in self.write_hooks:
                 hook(conn, tenant, [(entity, None) for entity in deleted])
         return deleted
+
+    # tenant settings -------------------------------------------------------------------------------
+    def get_tenant_setting(self, tenant: Tenant, key: str) -> Any:
+        rows = self._read("SELECT value FROM tenant_settings WHERE tenant = ? AND key = ?", (tenant, key))
+        return orjson.loads(rows[0][0]) if rows else None
+
+    def set_tenant_setting(self, tenant: Tenant, key: str, value: Any) -> None:
+        """Store a JSON value (None removes the setting)."""
+        with self._write() as conn:
+            if value is None:
+                conn.execute("DELETE FROM tenant_settings WHERE tenant = ? AND key = ?", (tenant, key))
+            else:
+                conn.execute(
+                    "INSERT OR REPLACE INTO tenant_settings (tenant, key, value) VALUES (?, ?, ?)",
+                    (tenant, key, orjson.dumps(value).decode()),
+                )
+
+    # discovery ---------------------------------------------------------------------------------------
+    def list_types(self, tenant: Tenant) -> list[Iri]:
+        return discovery.list_types(self._conn, tenant)
+
+    def type_summaries(self, tenant: Tenant, type_iri: Iri | None = None) -> list[TypeSummary]:
+        return discovery.type_summaries(self._conn, tenant, type_iri)
+
+    def list_attributes(self, tenant: Tenant) -> list[Iri]:
+        return discovery.list_attributes(self._conn, tenant)
+
+    def attribute_summaries(self, tenant: Tenant, attr: Iri | None = None) -> list[AttributeSummary]:
+        return discovery.attribute_summaries(self._conn, tenant, attr)
 
     # @contexts ---------------------------------------------------------------------------------------
     def put_context(self, record: ContextRecord) -> None:
@@ -331,10 +344,6 @@ class SqliteStore:
             conn.execute(
                 "UPDATE contexts SET hits = hits + 1, last_usage = ? WHERE id = ?", (when, context_id)
             )
-
-
-def _json_path(*keys: str) -> str:
-    return "$" + "".join('."' + k.replace('"', '\\"') + '"' for k in keys)
 
 
 def _context_record(row: tuple) -> ContextRecord:

@@ -101,12 +101,15 @@ CASES: dict[str, Case] = {
     "relationship-without-object": Case(_new(owner={"type": "Relationship"}), 400, BAD),
     "relationship-object-a-number": Case(_new(owner={"type": "Relationship", "object": 3}), 400, BAD),
     "relationship-object-ngsi-ld-null": Case(
-        _new(owner={"type": "Relationship", "object": "urn:ngsi-ld:null"}), 400, BAD),
+        _new(owner={"type": "Relationship", "object": "urn:ngsi-ld:null"}), 400, BAD
+    ),
     "geoproperty-value-a-string": Case(_new(location={"type": "GeoProperty", "value": "here"}), 400, BAD),
     "languageproperty-map-a-string": Case(
-        _new(name={"type": "LanguageProperty", "languageMap": "x"}), 400, BAD),
+        _new(name={"type": "LanguageProperty", "languageMap": "x"}), 400, BAD
+    ),
     "languageproperty-bad-tag": Case(
-        _new(name={"type": "LanguageProperty", "languageMap": {"not a tag": "x"}}), 400, BAD),
+        _new(name={"type": "LanguageProperty", "languageMap": {"not a tag": "x"}}), 400, BAD
+    ),
     "listproperty-not-a-list": Case(_new(stops={"type": "ListProperty", "valueList": 3}), 400, BAD),
     "jsonproperty-a-number": Case(_new(raw={"type": "JsonProperty", "json": 3}), 400, BAD),
     "unknown-attribute-type": Case(_new(speed={"type": "Propertee", "value": 1}), 400, BAD),
@@ -118,11 +121,14 @@ CASES: dict[str, Case] = {
     "geo-point-strings": Case(_geo({"type": "Point", "coordinates": ["10", "20"]}), 400, BAD),
     "geo-point-nested-too-deep": Case(_geo({"type": "Point", "coordinates": [[10, 20]]}), 400, BAD),
     "geo-polygon-not-closed": Case(
-        _geo({"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1]]]}), 400, BAD),
+        _geo({"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1]]]}), 400, BAD
+    ),
     "geo-polygon-too-few-positions": Case(
-        _geo({"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [0, 0]]]}), 400, BAD),
+        _geo({"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [0, 0]]]}), 400, BAD
+    ),
     "geo-polygon-missing-ring-level": Case(
-        _geo({"type": "Polygon", "coordinates": [[0, 0], [1, 0], [1, 1], [0, 0]]}), 400, BAD),
+        _geo({"type": "Polygon", "coordinates": [[0, 0], [1, 0], [1, 1], [0, 0]]}), 400, BAD
+    ),
     "geo-linestring-one-position": Case(_geo({"type": "LineString", "coordinates": [[0, 0]]}), 400, BAD),
     "geo-unknown-type": Case(_geo({"type": "Circle", "coordinates": [0, 0]}), 400, BAD),
     "geo-no-coordinates": Case(_geo({"type": "Point"}), 400, BAD),
@@ -137,38 +143,76 @@ CASES: dict[str, Case] = {
     # media types and @context placement (clauses 6.3.4, 6.3.5)
     "content-type-text": Case(json.dumps(_new()).encode(), 415, None, headers={"Content-Type": "text/plain"}),
     "content-type-xml": Case(b"<entity/>", 415, None, headers={"Content-Type": "application/xml"}),
-    "content-type-form": Case(b"id=urn:x:y", 415, None,
-                              headers={"Content-Type": "application/x-www-form-urlencoded"}),
+    "content-type-form": Case(
+        b"id=urn:x:y", 415, None, headers={"Content-Type": "application/x-www-form-urlencoded"}
+    ),
     "json-with-context-in-body": Case({"@context": CORE_CONTEXT_URL, **_new()}, 400, BAD),
     "json-ld-without-context": Case(_new(), 400, BAD, headers={"Content-Type": JSON_LD}),
-    "json-ld-with-link-header": Case({"@context": CORE_CONTEXT_URL, **_new()}, 400, BAD,
-                                     headers={"Content-Type": JSON_LD, "Link": link(CORE_CONTEXT_URL)}),
+    "json-ld-with-link-header": Case(
+        {"@context": CORE_CONTEXT_URL, **_new()},
+        400,
+        BAD,
+        headers={"Content-Type": JSON_LD, "Link": link(CORE_CONTEXT_URL)},
+    ),
     "json-ld-context-a-number": Case({"@context": 5, **_new()}, 400, BAD, headers={"Content-Type": JSON_LD}),
-    "context-not-http-url": Case(_new(), 400, (BAD, "LdContextNotAvailable"),
-                                 headers={"Link": link("ftp://example.org/ctx.jsonld")}),
+    "context-not-http-url": Case(
+        _new(), 400, (BAD, "LdContextNotAvailable"), headers={"Link": link("ftp://example.org/ctx.jsonld")}
+    ),
     "attribute-embedded-context": Case(_new(speed={**_prop(1), "@context": {"x": "http://x/"}}), 400, BAD),
-    "scoped-context": Case({"@context": [{"speed": {"@id": "http://x/speed", "@context": {"a": "http://a/"}}},
-                                         CORE_CONTEXT_URL], **_new(speed=_prop(1))}, 400, BAD,
-                           headers={"Content-Type": JSON_LD}),
+    "scoped-context": Case(
+        {
+            "@context": [
+                {"speed": {"@id": "http://x/speed", "@context": {"a": "http://a/"}}},
+                CORE_CONTEXT_URL,
+            ],
+            **_new(speed=_prop(1)),
+        },
+        400,
+        BAD,
+        headers={"Content-Type": JSON_LD},
+    ),
     # query parameters
     "unknown-option-on-append": _append((BAD, INVALID), {"options": "bogus"}, speed=_prop(2)),
-    "unknown-option-on-retrieve": Case(None, 400, (BAD, INVALID), method="GET", path=f"/entities/{EXISTING}",
-                                       params={"options": "bogus"}),
-    "unknown-option-on-upsert": Case([_new(speed=_prop(2))], 400, (BAD, INVALID),
-                                     path="/entityOperations/upsert", params={"options": "bogus"}),
+    "unknown-option-on-retrieve": Case(
+        None, 400, (BAD, INVALID), method="GET", path=f"/entities/{EXISTING}", params={"options": "bogus"}
+    ),
+    "unknown-option-on-upsert": Case(
+        [_new(speed=_prop(2))],
+        400,
+        (BAD, INVALID),
+        path="/entityOperations/upsert",
+        params={"options": "bogus"},
+    ),
     # changes to the existing entity
     "append-bad-observedAt": _append(BAD, speed=_prop(2, observedAt="noon")),
     "append-bad-geometry": _append(
-        BAD, location={"type": "GeoProperty", "value": {"type": "Point", "coordinates": [0, 91]}}),
+        BAD, location={"type": "GeoProperty", "value": {"type": "Point", "coordinates": [0, 91]}}
+    ),
     "append-reserved-name": _append(BAD, speed=_prop(2), value=_prop(3)),
     "append-one-good-one-bad": _append(BAD, speed=_prop(2), owner={"type": "Relationship"}),
-    "update-attrs-bad-value": Case({"speed": {"type": "Relationship", "object": "x y"}}, 400, BAD,
-                                   method="PATCH", path=f"/entities/{EXISTING}/attrs"),
-    "replace-entity-bad-attribute": Case({"id": EXISTING, "type": "Vehicle", "speed": {"type": "Property"}},
-                                         400, BAD, method="PUT", path=f"/entities/{EXISTING}"),
-    "replace-entity-id-mismatch": Case({"id": NEW, "type": "Vehicle", "speed": _prop(2)}, 400, BAD,
-                                       method="PUT", path=f"/entities/{EXISTING}"),
+    "update-attrs-bad-value": Case(
+        {"speed": {"type": "Relationship", "object": "x y"}},
+        400,
+        BAD,
+        method="PATCH",
+        path=f"/entities/{EXISTING}/attrs",
+    ),
+    "replace-entity-bad-attribute": Case(
+        {"id": EXISTING, "type": "Vehicle", "speed": {"type": "Property"}},
+        400,
+        BAD,
+        method="PUT",
+        path=f"/entities/{EXISTING}",
+    ),
+    "replace-entity-id-mismatch": Case(
+        {"id": NEW, "type": "Vehicle", "speed": _prop(2)},
+        400,
+        BAD,
+        method="PUT",
+        path=f"/entities/{EXISTING}",
+    ),
 }
+
 
 def _send(client: httpx.Client, case: Case) -> httpx.Response:
     headers = {"Content-Type": JSON, **case.headers}
@@ -186,8 +230,12 @@ def _send(client: httpx.Client, case: Case) -> httpx.Response:
 @pytest.mark.parametrize("name", list(CASES))
 def test_bad_input_is_refused_and_changes_nothing(client: httpx.Client, name: str) -> None:
     case = CASES[name]
-    existing = {"id": EXISTING, "type": "Vehicle", "speed": _prop(1, unitCode="KMH"),
-                "location": {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [7.75, 49.44]}}}
+    existing = {
+        "id": EXISTING,
+        "type": "Vehicle",
+        "speed": _prop(1, unitCode="KMH"),
+        "location": {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [7.75, 49.44]}},
+    }
     assert client.post("/entities", json=existing).status_code == 201
     before = client.get(f"/entities/{EXISTING}", params={"options": "sysAttrs"}).json()
 
@@ -203,8 +251,9 @@ def test_bad_input_is_refused_and_changes_nothing(client: httpx.Client, name: st
 def test_a_body_just_under_the_limit_is_accepted(client: httpx.Client) -> None:
     """The bound refuses only what is over it: the 413 above is about size, not about long strings."""
     entity_id = new_id("Vehicle")
-    response = client.post("/entities", json={"id": entity_id, "type": "Vehicle",
-                                              "blob": _prop("x" * (MIB - 1024))})
+    response = client.post(
+        "/entities", json={"id": entity_id, "type": "Vehicle", "blob": _prop("x" * (MIB - 1024))}
+    )
     assert response.status_code == 201, response.text
     assert len(client.get(f"/entities/{entity_id}").json()["blob"]["value"]) == MIB - 1024
 

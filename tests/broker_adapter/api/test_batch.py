@@ -14,8 +14,11 @@ OPS = "/entityOperations/"
 
 
 def _entity(entity_id: str, **attrs: Any) -> dict[str, Any]:
-    return {"id": entity_id, "type": "Vehicle",
-            **{name: {"type": "Property", "value": value} for name, value in attrs.items()}}
+    return {
+        "id": entity_id,
+        "type": "Vehicle",
+        **{name: {"type": "Property", "value": value} for name, value in attrs.items()},
+    }
 
 
 def _get(client: httpx.Client, entity_id: str) -> httpx.Response:
@@ -70,14 +73,24 @@ def test_batch_create_with_good_and_bad_entities_writes_only_the_good_ones(clien
     batch = [
         _entity(good, speed=2),
         _entity(existing, speed=99),
-        {**_entity(bad_geo, speed=3), "location": {"type": "GeoProperty",
-                                                   "value": {"type": "Point", "coordinates": [200, 10]}}},
+        {
+            **_entity(bad_geo, speed=3),
+            "location": {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [200, 10]}},
+        },
         {**_entity(bad_rel, speed=4), "owner": {"type": "Relationship", "object": "not a uri"}},
         {"id": "not-a-uri", "type": "Vehicle"},
     ]
     response = client.post(OPS + "create", json=batch)
-    _assert_batch_result(response, [good], {existing: "AlreadyExists", bad_geo: "BadRequestData",
-                                            bad_rel: "BadRequestData", "not-a-uri": "BadRequestData"})
+    _assert_batch_result(
+        response,
+        [good],
+        {
+            existing: "AlreadyExists",
+            bad_geo: "BadRequestData",
+            bad_rel: "BadRequestData",
+            "not-a-uri": "BadRequestData",
+        },
+    )
     assert _value(client, good, "speed") == 2
     assert _value(client, existing, "speed") == 1
     _assert_absent(client, bad_geo)
@@ -87,8 +100,10 @@ def test_batch_create_with_good_and_bad_entities_writes_only_the_good_ones(clien
 def test_batch_create_with_duplicate_ids_creates_the_first_and_reports_the_rest(client: httpx.Client) -> None:
     """5.5.11.1: the first occurrence creates the entity; later ones are AlreadyExists errors."""
     entity_id = new_id("Vehicle")
-    response = client.post(OPS + "create", json=[_entity(entity_id, speed=1), _entity(entity_id, speed=2),
-                                                 _entity(entity_id, speed=3)])
+    response = client.post(
+        OPS + "create",
+        json=[_entity(entity_id, speed=1), _entity(entity_id, speed=2), _entity(entity_id, speed=3)],
+    )
     assert response.status_code == 207, response.text
     body = response.json()
     assert body["success"] == [entity_id]
@@ -112,8 +127,10 @@ def test_batch_create_json_ld_uses_each_entitys_own_context(client: httpx.Client
 
 def test_batch_create_json_ld_entity_without_context_is_rejected_alone(client: httpx.Client) -> None:
     with_ctx, without_ctx = new_id("Vehicle"), new_id("Vehicle")
-    batch = [{"@context": {"speed": "https://a.example/speed"}, **_entity(with_ctx, speed=1)},
-             _entity(without_ctx, speed=2)]
+    batch = [
+        {"@context": {"speed": "https://a.example/speed"}, **_entity(with_ctx, speed=1)},
+        _entity(without_ctx, speed=2),
+    ]
     response = client.post(OPS + "create", json=batch, headers={"Content-Type": JSON_LD})
     _assert_batch_result(response, [with_ctx], {without_ctx: "BadRequestData"})
     _assert_absent(client, without_ctx)
@@ -121,10 +138,14 @@ def test_batch_create_json_ld_entity_without_context_is_rejected_alone(client: h
 
 # request-level errors: the whole batch is refused and nothing is written ---------------------------
 @pytest.mark.parametrize("operation", ["create", "upsert", "update", "delete", "merge"])
-@pytest.mark.parametrize("body", [b"[]", b'{"id": "urn:ngsi-ld:Vehicle:x", "type": "Vehicle"}', b'"urn:x:y"'],
-                         ids=["empty-array", "object-not-array", "string"])
-def test_batch_refuses_a_body_that_is_not_a_non_empty_array(client: httpx.Client, operation: str,
-                                                            body: bytes) -> None:
+@pytest.mark.parametrize(
+    "body",
+    [b"[]", b'{"id": "urn:ngsi-ld:Vehicle:x", "type": "Vehicle"}', b'"urn:x:y"'],
+    ids=["empty-array", "object-not-array", "string"],
+)
+def test_batch_refuses_a_body_that_is_not_a_non_empty_array(
+    client: httpx.Client, operation: str, body: bytes
+) -> None:
     _seed(client, _entity(new_id("Vehicle")))  # the tenant exists: the body alone is at fault
     response = client.post(OPS + operation, content=body, headers={"Content-Type": "application/json"})
     assert_problem(response, 400, "BadRequestData")
@@ -150,8 +171,9 @@ def test_batch_delete_with_a_null_item_is_refused_whole(client: httpx.Client) ->
 
 
 def test_batch_malformed_json_is_invalid_request(client: httpx.Client) -> None:
-    response = client.post(OPS + "create", content=b'[{"id": "urn:x:1", ',
-                           headers={"Content-Type": "application/json"})
+    response = client.post(
+        OPS + "create", content=b'[{"id": "urn:x:1", ', headers={"Content-Type": "application/json"}
+    )
     assert_problem(response, 400, "InvalidRequest")
 
 
@@ -193,13 +215,17 @@ def test_batch_upsert_update_mode_keeps_attributes_not_given(client: httpx.Clien
 
 
 @pytest.mark.parametrize(("options", "expected"), [(None, {"b"}), ("replace", {"b"}), ("update", {"a", "b"})])
-def test_batch_upsert_applies_duplicate_ids_in_order(client: httpx.Client, options: str | None,
-                                                    expected: set[str]) -> None:
+def test_batch_upsert_applies_duplicate_ids_in_order(
+    client: httpx.Client, options: str | None, expected: set[str]
+) -> None:
     """5.5.11.2: the first occurrence creates, later ones replace (default) or update in array order."""
     entity_id = new_id("Vehicle")
     params = {"options": options} if options else {}
-    response = client.post(OPS + "upsert", params=params,
-                           json=[_entity(entity_id, a=1, speed=1), _entity(entity_id, b=2, speed=2)])
+    response = client.post(
+        OPS + "upsert",
+        params=params,
+        json=[_entity(entity_id, a=1, speed=1), _entity(entity_id, b=2, speed=2)],
+    )
     assert response.status_code == 201, response.text
     assert response.json() == [entity_id]
     body = _get(client, entity_id).json()
@@ -238,8 +264,9 @@ def test_batch_update_overwrites_and_appends_attributes(client: httpx.Client) ->
 def test_batch_update_no_overwrite_keeps_existing_values(client: httpx.Client) -> None:
     entity_id = new_id("Vehicle")
     _seed(client, _entity(entity_id, speed=1))
-    response = client.post(OPS + "update", params={"options": "noOverwrite"},
-                           json=[_entity(entity_id, speed=9, colour="red")])
+    response = client.post(
+        OPS + "update", params={"options": "noOverwrite"}, json=[_entity(entity_id, speed=9, colour="red")]
+    )
     assert response.status_code in (204, 207), response.text
     body = _get(client, entity_id).json()
     assert body["speed"]["value"] == 1 and body["colour"]["value"] == "red"
@@ -257,9 +284,14 @@ def test_batch_update_of_a_missing_entity_reports_it_and_creates_nothing(client:
 def test_batch_update_with_invalid_attribute_leaves_the_entity_unchanged(client: httpx.Client) -> None:
     a, b = new_id("Vehicle"), new_id("Vehicle")
     _seed(client, _entity(a, speed=1), _entity(b, speed=1))
-    bad = {"id": a, "speed": {"type": "Property", "value": 2},
-           "location": {"type": "GeoProperty", "value": {"type": "Polygon",
-                                                         "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1]]]}}}
+    bad = {
+        "id": a,
+        "speed": {"type": "Property", "value": 2},
+        "location": {
+            "type": "GeoProperty",
+            "value": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1]]]},
+        },
+    }
     response = client.post(OPS + "update", json=[bad, _entity(b, speed=2)])
     _assert_batch_result(response, [b], {a: "BadRequestData"})
     body = _get(client, a).json()
@@ -298,10 +330,19 @@ def test_batch_delete_duplicate_id_deletes_once_and_reports_the_repeat(client: h
 # merge -------------------------------------------------------------------------------------------
 def test_batch_merge_merges_values_and_deletes_with_ngsi_ld_null(client: httpx.Client) -> None:
     entity_id = new_id("Vehicle")
-    _seed(client, {**_entity(entity_id, speed=1, colour="red"),
-                   "engine": {"type": "Property", "value": {"power": 100, "fuel": "diesel"}}})
-    patch = {"id": entity_id, "speed": {"type": "Property", "value": 2}, "colour": "urn:ngsi-ld:null",
-             "engine": {"type": "Property", "value": {"power": 120}}}
+    _seed(
+        client,
+        {
+            **_entity(entity_id, speed=1, colour="red"),
+            "engine": {"type": "Property", "value": {"power": 100, "fuel": "diesel"}},
+        },
+    )
+    patch = {
+        "id": entity_id,
+        "speed": {"type": "Property", "value": 2},
+        "colour": "urn:ngsi-ld:null",
+        "engine": {"type": "Property", "value": {"power": 120}},
+    }
     response = client.post(OPS + "merge", json=[patch])
     assert response.status_code == 204, response.text
     body = _get(client, entity_id).json()
@@ -323,8 +364,9 @@ def test_batch_merge_applies_duplicate_ids_in_order(client: httpx.Client) -> Non
     """5.5.11.5: repeated ids are merged in array order."""
     entity_id = new_id("Vehicle")
     _seed(client, _entity(entity_id, speed=1))
-    response = client.post(OPS + "merge", json=[{"id": entity_id, "speed": 2, "a": 1},
-                                                {"id": entity_id, "speed": 3, "b": 1}])
+    response = client.post(
+        OPS + "merge", json=[{"id": entity_id, "speed": 2, "a": 1}, {"id": entity_id, "speed": 3, "b": 1}]
+    )
     assert response.status_code == 204, response.text
     body = _get(client, entity_id).json()
     assert body["speed"]["value"] == 3 and "a" in body and "b" in body

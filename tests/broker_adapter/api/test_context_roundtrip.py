@@ -37,9 +37,12 @@ def contexts() -> Iterator[ContextServer]:
 
 
 def _sensor(entity_id: str, type_term: str = "Sensor", temp_term: str = "temp") -> dict[str, Any]:
-    return {"id": entity_id, "type": type_term,
-            temp_term: {"type": "Property", "value": 21.5, "unitCode": "CEL"},
-            "owner": {"type": "Relationship", "object": "urn:ngsi-ld:Person:ann"}}
+    return {
+        "id": entity_id,
+        "type": type_term,
+        temp_term: {"type": "Property", "value": 21.5, "unitCode": "CEL"},
+        "owner": {"type": "Relationship", "object": "urn:ngsi-ld:Person:ann"},
+    }
 
 
 def _read(client: httpx.Client, entity_id: str, context_url: str | None = None) -> dict[str, Any]:
@@ -54,8 +57,9 @@ def _assert_absent(client: httpx.Client, entity_id: str) -> None:
 
 
 # round trips -------------------------------------------------------------------------------------
-def test_link_context_round_trip_with_another_context_and_with_none(client: httpx.Client,
-                                                                    contexts: ContextServer) -> None:
+def test_link_context_round_trip_with_another_context_and_with_none(
+    client: httpx.Client, contexts: ContextServer
+) -> None:
     url_a, url_b = contexts.serve(CONTEXT_A), contexts.serve(CONTEXT_B)
     entity_id = new_id("Sensor")
     response = client.post("/entities", json=_sensor(entity_id), headers={"Link": link(url_a)})
@@ -94,8 +98,9 @@ def test_json_ld_response_carries_the_request_context(client: httpx.Client, cont
     url_a = contexts.serve(CONTEXT_A)
     entity_id = new_id("Sensor")
     assert client.post("/entities", json=_sensor(entity_id), headers={"Link": link(url_a)}).status_code == 201
-    as_json = client.get(f"/entities/{entity_id}",
-                         headers={"Link": link(url_a), "Accept": "application/json"})
+    as_json = client.get(
+        f"/entities/{entity_id}", headers={"Link": link(url_a), "Accept": "application/json"}
+    )
     assert url_a in as_json.headers["Link"]
     as_ld = client.get(f"/entities/{entity_id}", headers={"Link": link(url_a), "Accept": JSON_LD})
     assert as_ld.headers["content-type"].startswith(JSON_LD)
@@ -103,8 +108,9 @@ def test_json_ld_response_carries_the_request_context(client: httpx.Client, cont
     assert as_ld.json()["temp"]["value"] == 21.5
 
 
-def test_query_expands_the_type_with_the_request_context(client: httpx.Client,
-                                                         contexts: ContextServer) -> None:
+def test_query_expands_the_type_with_the_request_context(
+    client: httpx.Client, contexts: ContextServer
+) -> None:
     url_a, url_b = contexts.serve(CONTEXT_A), contexts.serve(CONTEXT_B)
     entity_id = new_id("Sensor")
     assert client.post("/entities", json=_sensor(entity_id), headers={"Link": link(url_a)}).status_code == 201
@@ -131,12 +137,14 @@ def test_default_context_terms_round_trip(client: httpx.Client, contexts: Contex
     assert client.get("/entities", params={"type": DEFAULT_VOCAB + "Car"}).json()[0]["id"] == entity_id
 
 
-def test_batch_with_link_context_applies_it_to_every_entity(client: httpx.Client,
-                                                            contexts: ContextServer) -> None:
+def test_batch_with_link_context_applies_it_to_every_entity(
+    client: httpx.Client, contexts: ContextServer
+) -> None:
     url_a = contexts.serve(CONTEXT_A)
     ids = [new_id("Sensor"), new_id("Sensor")]
-    response = client.post("/entityOperations/create", json=[_sensor(i) for i in ids],
-                           headers={"Link": link(url_a)})
+    response = client.post(
+        "/entityOperations/create", json=[_sensor(i) for i in ids], headers={"Link": link(url_a)}
+    )
     assert response.status_code == 201, response.text
     for entity_id in ids:
         assert _read(client, entity_id)[EX + "temperature"]["value"] == 21.5
@@ -162,9 +170,9 @@ UNUSABLE = ["unreachable", "http-404", "http-500", "not-json", "oversized"]
 
 
 @pytest.mark.parametrize("kind", UNUSABLE)
-def test_unusable_remote_context_in_link_is_503_and_nothing_is_written(client: httpx.Client,
-                                                                      contexts: ContextServer,
-                                                                      kind: str) -> None:
+def test_unusable_remote_context_in_link_is_503_and_nothing_is_written(
+    client: httpx.Client, contexts: ContextServer, kind: str
+) -> None:
     url = _unusable(contexts, kind)
     entity_id = new_id("Sensor")
     started = time.monotonic()
@@ -175,9 +183,9 @@ def test_unusable_remote_context_in_link_is_503_and_nothing_is_written(client: h
 
 
 @pytest.mark.parametrize("kind", UNUSABLE)
-def test_unusable_remote_context_in_body_is_503_and_nothing_is_written(client: httpx.Client,
-                                                                      contexts: ContextServer,
-                                                                      kind: str) -> None:
+def test_unusable_remote_context_in_body_is_503_and_nothing_is_written(
+    client: httpx.Client, contexts: ContextServer, kind: str
+) -> None:
     entity_id = new_id("Sensor")
     body = {**_sensor(entity_id), "@context": [_unusable(contexts, kind), CORE_CONTEXT_URL]}
     response = client.post("/entities", json=body, headers={"Content-Type": JSON_LD})
@@ -185,11 +193,15 @@ def test_unusable_remote_context_in_body_is_503_and_nothing_is_written(client: h
     _assert_absent(client, entity_id)
 
 
-def test_unusable_remote_context_on_batch_writes_nothing(client: httpx.Client,
-                                                         contexts: ContextServer) -> None:
+def test_unusable_remote_context_on_batch_writes_nothing(
+    client: httpx.Client, contexts: ContextServer
+) -> None:
     ids = [new_id("Sensor"), new_id("Sensor")]
-    response = client.post("/entityOperations/upsert", json=[_sensor(i) for i in ids],
-                           headers={"Link": link(_unusable(contexts, "unreachable"))})
+    response = client.post(
+        "/entityOperations/upsert",
+        json=[_sensor(i) for i in ids],
+        headers={"Link": link(_unusable(contexts, "unreachable"))},
+    )
     assert_problem(response, 503, "LdContextNotAvailable")
     for entity_id in ids:
         _assert_absent(client, entity_id)
@@ -247,8 +259,11 @@ def test_core_context_url_is_never_fetched(client: httpx.Client, url: str) -> No
     body = {"id": entity_id, "type": "Car", "speed": {"type": "Property", "value": 80}}
     started = time.monotonic()
     assert client.post("/entities", json=body, headers={"Link": link(url)}).status_code == 201
-    ld = client.post("/entities", json={**body, "id": entity_id + "-ld", "@context": url},
-                     headers={"Content-Type": JSON_LD})
+    ld = client.post(
+        "/entities",
+        json={**body, "id": entity_id + "-ld", "@context": url},
+        headers={"Content-Type": JSON_LD},
+    )
     assert ld.status_code == 201, ld.text
     read = client.get(f"/entities/{entity_id}", headers={"Link": link(url)})
     assert time.monotonic() - started < 2.0
@@ -259,8 +274,11 @@ def test_user_context_cannot_redefine_core_terms(client: httpx.Client, contexts:
     """4.4 / 5.5.7: the core @context has absolute precedence, whatever the user @context says."""
     url = contexts.serve({"location": EX + "where", "Property": EX + "NotAProperty"})
     entity_id = new_id("Sensor")
-    body = {"id": entity_id, "type": "Sensor",
-            "location": {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [7.7, 49.4]}}}
+    body = {
+        "id": entity_id,
+        "type": "Sensor",
+        "location": {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [7.7, 49.4]}},
+    }
     assert client.post("/entities", json=body, headers={"Link": link(url)}).status_code == 201
     bare = _read(client, entity_id)
     assert bare["location"]["type"] == "GeoProperty" and EX + "where" not in bare
@@ -298,20 +316,23 @@ def test_jsonld_contexts_add_list_serve_use_and_delete(client: httpx.Client, bro
 
 
 @pytest.mark.parametrize(
-    "body", [{"context": {}}, [{"@context": {}}], {"@context": {"x": 5}}, {"@context": 3}],
+    "body",
+    [{"context": {}}, [{"@context": {}}], {"@context": {"x": 5}}, {"@context": 3}],
     ids=["no-@context", "array", "invalid-term", "number"],
 )
 def test_jsonld_contexts_refuses_invalid_contexts(client: httpx.Client, body: Any) -> None:
     before = client.get("/jsonldContexts").json()
-    response = client.post("/jsonldContexts", content=json.dumps(body).encode(),
-                           headers={"Content-Type": "application/json"})
+    response = client.post(
+        "/jsonldContexts", content=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
     assert_problem(response, 400, "BadRequestData")
     assert client.get("/jsonldContexts").json() == before
 
 
 def test_jsonld_contexts_unknown_id_is_not_found(client: httpx.Client) -> None:
-    assert_problem(client.get("/jsonldContexts/urn:uuid:00000000-0000-0000-0000-000000000000"), 404,
-                   "ResourceNotFound")
+    assert_problem(
+        client.get("/jsonldContexts/urn:uuid:00000000-0000-0000-0000-000000000000"), 404, "ResourceNotFound"
+    )
 
 
 def test_jsonld_contexts_core_context_cannot_be_deleted(client: httpx.Client) -> None:

@@ -23,12 +23,20 @@ def _stream_writes(url: str, acked: dict[str, int], stop: threading.Event) -> No
             seq += 1
             try:
                 single = f"urn:ngsi-ld:Meter:s{seq}"
-                response = client.post("/entities", json={"id": single, "type": "Meter",
-                                                          "seq": {"type": "Property", "value": seq}})
+                response = client.post(
+                    "/entities",
+                    json={"id": single, "type": "Meter", "seq": {"type": "Property", "value": seq}},
+                )
                 if response.status_code == 201:
                     acked[single] = seq
-                batch = [{"id": f"urn:ngsi-ld:Meter:b{n}", "type": "Meter",
-                          "seq": {"type": "Property", "value": seq}} for n in range(5)]
+                batch = [
+                    {
+                        "id": f"urn:ngsi-ld:Meter:b{n}",
+                        "type": "Meter",
+                        "seq": {"type": "Property", "value": seq},
+                    }
+                    for n in range(5)
+                ]
                 response = client.post("/entityOperations/upsert", json=batch)
                 if response.status_code in (201, 204):
                     acked.update((e["id"], seq) for e in batch)
@@ -59,7 +67,7 @@ def test_acknowledged_writes_survive_kill_minus_9(data_dir: Path) -> None:
             ids = sorted(acked)
             found: dict[str, int] = {}
             for start in range(0, len(ids), 100):
-                chunk = ids[start:start + 100]
+                chunk = ids[start : start + 100]
                 response = client.get("/entities", params={"id": ",".join(chunk), "limit": "100"})
                 assert response.status_code == 200, response.text
                 found.update((e["id"], e["seq"]["value"]) for e in response.json())
@@ -84,8 +92,10 @@ _SAMPLE = re.compile(r'[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]
 
 
 def _count(text: str, method: str, route: str, status: int) -> int:
-    pattern = (rf'^verbund_http_requests_total\{{method="{method}",route="{re.escape(route)}",'
-               rf'status="{status}"\}} (\d+)$')
+    pattern = (
+        rf'^verbund_http_requests_total\{{method="{method}",route="{re.escape(route)}",'
+        rf'status="{status}"\}} (\d+)$'
+    )
     match = re.search(pattern, text, re.MULTILINE)
     return int(match.group(1)) if match else 0
 

@@ -33,8 +33,9 @@ def _vehicle(entity_id: str, speed: int) -> dict:
 
 def test_first_create_entity_creates_the_tenant(api: httpx.Client) -> None:
     tenant, entity_id = _fresh(), new_id("Vehicle")
-    assert_problem(api.get("/entities", params={"type": "Vehicle"}, headers=_t(tenant)), 404,
-                   "NonexistentTenant")
+    assert_problem(
+        api.get("/entities", params={"type": "Vehicle"}, headers=_t(tenant)), 404, "NonexistentTenant"
+    )
     assert api.post("/entities", json=_vehicle(entity_id, 1), headers=_t(tenant)).status_code == 201
     response = api.get("/entities", params={"type": "Vehicle"}, headers=_t(tenant))
     assert response.status_code == 200
@@ -48,8 +49,10 @@ def test_first_batch_create_creates_the_tenant(api: httpx.Client) -> None:
     assert api.get(f"/entities/{entity_id}", headers=_t(tenant)).json()["speed"]["value"] == 1
 
 
-@pytest.mark.parametrize("path", ["/entities/urn:ngsi-ld:Vehicle:x", "/entities?type=Vehicle",
-                                  "/entities?id=urn:ngsi-ld:Vehicle:x"])
+@pytest.mark.parametrize(
+    "path",
+    ["/entities/urn:ngsi-ld:Vehicle:x", "/entities?type=Vehicle", "/entities?id=urn:ngsi-ld:Vehicle:x"],
+)
 def test_reading_an_unknown_tenant_is_nonexistent_tenant(api: httpx.Client, path: str) -> None:
     assert_problem(api.get(path, headers=_t(_fresh())), 404, "NonexistentTenant")
 
@@ -58,8 +61,9 @@ def test_a_refused_create_does_not_create_the_tenant(api: httpx.Client) -> None:
     tenant = _fresh()
     response = api.post("/entities", json={"id": "not a uri", "type": "Vehicle"}, headers=_t(tenant))
     assert_problem(response, 400, "BadRequestData")
-    assert_problem(api.get("/entities", params={"type": "Vehicle"}, headers=_t(tenant)), 404,
-                   "NonexistentTenant")
+    assert_problem(
+        api.get("/entities", params={"type": "Vehicle"}, headers=_t(tenant)), 404, "NonexistentTenant"
+    )
 
 
 @pytest.mark.parametrize(
@@ -82,8 +86,9 @@ def test_changing_an_unknown_tenant_is_nonexistent_tenant_and_creates_nothing(
     tenant = _fresh()
     response = api.request(method, path, json=body, headers=_t(tenant))
     assert_problem(response, 404, "NonexistentTenant")
-    assert_problem(api.get("/entities", params={"type": "Vehicle"}, headers=_t(tenant)), 404,
-                   "NonexistentTenant")
+    assert_problem(
+        api.get("/entities", params={"type": "Vehicle"}, headers=_t(tenant)), 404, "NonexistentTenant"
+    )
 
 
 def test_tenants_are_isolated(api: httpx.Client) -> None:
@@ -145,6 +150,7 @@ def test_invalid_tenant_names_are_refused_and_nothing_is_written(api: httpx.Clie
     entity_id = new_id("Vehicle")
     response = api.post("/entities", json=_vehicle(entity_id, 1), headers=_t(name))
     assert_problem(response, 400, ("BadRequestData", "InvalidRequest"))
-    assert_problem(api.get(f"/entities/{entity_id}", headers=_t(name)), 400,
-                   ("BadRequestData", "InvalidRequest"))
+    assert_problem(
+        api.get(f"/entities/{entity_id}", headers=_t(name)), 400, ("BadRequestData", "InvalidRequest")
+    )
     assert_problem(api.get(f"/entities/{entity_id}"), 404, "ResourceNotFound")

@@ -128,8 +128,13 @@ def test_query_by_id_pattern_and_attrs(store: Store) -> None:
 
 
 def test_delete_entities_removes_exactly_the_selection(store: Store) -> None:
-    store.apply("t1", [Change("urn:x:1", put(entity("urn:x:1"))),
-                       Change("urn:y:1", put(entity("urn:y:1", types=("https://example.org/Other",))))])
+    store.apply(
+        "t1",
+        [
+            Change("urn:x:1", put(entity("urn:x:1"))),
+            Change("urn:y:1", put(entity("urn:y:1", types=("https://example.org/Other",)))),
+        ],
+    )
     deleted = store.delete_entities("t1", EntityQuery(types=[T]))
     assert [e["id"] for e in deleted] == ["urn:x:1"]
     assert store.get_entity("t1", "urn:x:1") is None
@@ -137,8 +142,13 @@ def test_delete_entities_removes_exactly_the_selection(store: Store) -> None:
 
 
 def test_contexts_round_trip_and_count_hits(store: Store) -> None:
-    record = ContextRecord(id="c1", url="http://127.0.0.1/c.jsonld", kind="Cached",
-                           document={"@context": {"a": "https://example.org/a"}}, created_at="2026-01-01")
+    record = ContextRecord(
+        id="c1",
+        url="http://127.0.0.1/c.jsonld",
+        kind="Cached",
+        document={"@context": {"a": "https://example.org/a"}},
+        created_at="2026-01-01",
+    )
     store.put_context(record)
     assert store.get_context("c1") == record
     assert store.get_context_by_url(record.url) == record

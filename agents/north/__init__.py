@@ -1,0 +1,1 @@
+"""The northbound half: a durable outbox and the NGSI-LD client that drains it."""

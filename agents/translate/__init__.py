@@ -1,0 +1,1 @@
+"""Measures and provisioning turned into NGSI-LD entity fragments."""

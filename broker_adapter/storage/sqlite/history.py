@@ -1,0 +1,475 @@
+"""History in SQLite: recorded by a write hook inside every entity transaction, read by the temporal API.
+
+Layout (migration 3): `history_series` names each (tenant, entity, attribute, datasetId) once, so the
+big `history` table holds only integers and the value: one row per attribute instance with its times in
+ms since the epoch, `v` (a number or string value, which SQL aggregates) and `doc` (the rest of the
+instance as JSON, NULL for a plain Property). The index `history_time` on (series, time) serves lastN,
+timerel ranges, aggregation buckets and retention; "time" is observedAt, else the recording time.
+
+The hook costs two executemany calls per write (series rows, then instance rows), no extra reads.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from broker_adapter.ngsild.datetimes import now_iso
+from broker_adapter.ngsild.durations import Duration, add, canonical_to_ms, parse_duration
+from broker_adapter.ngsild.errors import ResourceNotFound
+from broker_adapter.ngsild.temporal import TimeFilter
+from broker_adapter.ngsild.types import (
+    PROPERTY,
+    VALUE_MEMBER,
+    EntityId,
+    ExpandedEntity,
+    Instance,
+    Iri,
+    Tenant,
+)
+from broker_adapter.storage.history import (
+    AggregateQuery,
+    AggregateSeries,
+    InstanceQuery,
+    Series,
+    TemporalEntityRecord,
+    TemporalSelection,
+)
+from broker_adapter.storage.sqlite.aggregate import aggregate_series
+from broker_adapter.storage.sqlite.history_rows import (
+    INSTANCE_PREFIX,
+    SeriesKey,
+    changed_rows,
+    deletion,
+    split,
+    to_instance,
+    to_ms,
+)
+
+if TYPE_CHECKING:
+    from broker_adapter.storage.sqlite.store import SqliteStore
+
+MIGRATION = """
+    CREATE TABLE history_entities (
+        tenant      TEXT NOT NULL,
+        id          TEXT NOT NULL,
+        types       TEXT NOT NULL,          -- JSON array of expanded type IRIs, the latest known
+        created_at  INTEGER NOT NULL,
+        deleted_at  INTEGER,
+        PRIMARY KEY (tenant, id)
+    ) WITHOUT ROWID;
+    CREATE TABLE history_series (
+        sid     INTEGER PRIMARY KEY,
+        tenant  TEXT NOT NULL,
+        entity  TEXT NOT NULL,
+        attr    TEXT NOT NULL,
+        dataset TEXT NOT NULL,              -- '' for the default instance
+        kind    TEXT NOT NULL,              -- attribute type of the first instance (for aggregates)
+        UNIQUE (tenant, entity, attr, dataset)
+    );
+    CREATE TABLE history (
+        iid         INTEGER PRIMARY KEY,    -- the instanceId is urn:ngsi-ld:attribute:instance:<iid>
+        sid         INTEGER NOT NULL,
+        observed_at INTEGER,
+        created_at  INTEGER NOT NULL,       -- when the instance was recorded
+        modified_at INTEGER,                -- NULL: same as created_at (only PATCH changes it)
+        deleted_at  INTEGER,
+        v,                                  -- number or string value of a Property (SQL aggregates it)
+        doc         TEXT                    -- the other members as JSON (NULL: {"type": "Property"})
+    );
+    CREATE INDEX history_time ON history (sid, coalesce(observed_at, created_at));
+    CREATE TABLE history_retention (
+        tenant  TEXT PRIMARY KEY,
+        period  TEXT NOT NULL
+    )
+"""
+
+TIME = "coalesce(observed_at, created_at)"  # the indexed expression; keep it spelled exactly so
+_TIME_COLUMNS = {
+    "observedAt": TIME,
+    "createdAt": "created_at",
+    "modifiedAt": "coalesce(modified_at, created_at)",
+    "deletedAt": "deleted_at",
+}
+_INSERT_SERIES = (
+    "INSERT OR IGNORE INTO history_series (sid, tenant, entity, attr, dataset, kind)"
+    " VALUES (?, ?, ?, ?, ?, ?)"
+)
+_INSERT_INSTANCE = (
+    "INSERT INTO history (sid, observed_at, created_at, deleted_at, v, doc) VALUES (?, ?, ?, ?, ?, ?)"
+)
+_SERIES_CACHE_LIMIT = 500_000
+_UPSERT_ENTITY = (
+    "INSERT INTO history_entities (tenant, id, types, created_at) VALUES (?, ?, ?, ?)"
+    " ON CONFLICT (tenant, id) DO UPDATE SET types = excluded.types, deleted_at = NULL"
+)
+
+
+# stored instance <-> row ---------------------------------------------------------------------------
+
+
+def _instance_iid(instance_id: str) -> int | None:
+    tail = instance_id.removeprefix(INSTANCE_PREFIX)
+    return int(tail) if tail != instance_id and tail.isdigit() and len(tail) < 19 else None
+
+
+def _time_where(time: TimeFilter) -> tuple[str, str, list[Any]]:
+    """(time expression, extra WHERE clauses, parameters) for a time filter."""
+    expr = _TIME_COLUMNS[time.timeproperty]
+    clauses = ""
+    params: list[Any] = []
+    if time.timeproperty == "deletedAt":
+        clauses += " AND deleted_at IS NOT NULL"
+    if time.timerel == "before":
+        clauses += f" AND {expr} < ?"
+        params.append(time.time_at)
+    elif time.timerel == "after":
+        clauses += f" AND {expr} > ?"
+        params.append(time.time_at)
+    elif time.timerel == "between":
+        clauses += f" AND {expr} >= ? AND {expr} < ?"
+        params += [time.time_at, time.end_time_at]
+    return expr, clauses, params
+
+
+class SqliteHistory:
+    """The HistoryStore of a SqliteStore; `recording` switches the write hook (VERBUND_HISTORY)."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        self._store = store
+        self._cache: dict[SeriesKey, int] = {}
+        self._pending: list[tuple[SeriesKey, int]] = []
+        self.recording = False
+        self.set_recording(True)
+
+    def set_recording(self, on: bool) -> None:
+        hooks = self._store.write_hooks
+        if on and self.record not in hooks:
+            hooks.append(self.record)
+        elif not on and self.record in hooks:
+            hooks.remove(self.record)
+        self.recording = on
+
+    # the write hook ----------------------------------------------------------------------------------
+    def record(
+        self,
+        conn: sqlite3.Connection,
+        tenant: Tenant,
+        changes: list[tuple[ExpandedEntity | None, ExpandedEntity | None]],
+    ) -> None:
+        rows: list[tuple[Any, ...]] = []
+        entities: list[tuple[Any, ...]] = []
+        gone: list[tuple[Any, ...]] = []
+        deleted_now: int | None = None
+        for before, after in changes:
+            if after is None:
+                if before is None:
+                    continue
+                if deleted_now is None:
+                    deleted_now = to_ms(now_iso())
+                eid = before["id"]
+                for iri, olds in before["attrs"].items():
+                    for old in olds:
+                        deletion(tenant, eid, iri, old, deleted_now, rows)
+                gone.append((deleted_now, tenant, eid))
+                continue
+            eid = after["id"]
+            when = to_ms(after.get("modifiedAt")) or to_ms(now_iso())
+            old_attrs = before["attrs"] if before is not None else {}
+            if before is None or before["type"] != after["type"]:
+                entities.append((tenant, eid, orjson.dumps(after["type"]).decode(), when))
+            changed_rows(tenant, eid, old_attrs, after["attrs"], when, rows)
+        if entities:
+            conn.executemany(_UPSERT_ENTITY, entities)
+        if gone:
+            conn.executemany("UPDATE history_entities SET deleted_at = ? WHERE tenant = ? AND id = ?", gone)
+        if rows:
+            self._insert(conn, rows)
+
+    def _insert(self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+        """Insert rows (series key, kind, observed, created, deleted, v, doc), creating series as needed."""
+        cache = self._cache
+        sids = self._sids_for(conn, {row[0]: row[1] for row in rows if row[0] not in cache})
+        conn.executemany(_INSERT_INSTANCE, [(sids[row[0]], *row[2:]) for row in rows])
+
+    def _sids_for(self, conn: sqlite3.Connection, kinds: dict[SeriesKey, str]) -> dict[SeriesKey, int]:
+        """Series ids from a cache (the hook's hot path reads nothing), else the table, else new rows.
+
+        Series created in this transaction are `_pending`: the next write checks that the transaction
+        committed (one look-up; it is all or nothing) before trusting them."""
+        cache = self._cache
+        if self._pending:
+            key, sid = self._pending[-1]
+            found = conn.execute(
+                "SELECT 1 FROM history_series"
+                " WHERE sid = ? AND tenant = ? AND entity = ? AND attr = ? AND dataset = ?",
+                (sid, *key),
+            ).fetchone()
+            if found is None:
+                for key, _ in self._pending:
+                    cache.pop(key, None)
+            self._pending = []
+        if not kinds:
+            return cache
+        if len(cache) > _SERIES_CACHE_LIMIT:
+            cache.clear()
+        # new series in bulk with ids chosen here; if some existed already (ignored), ask the table
+        (last,) = conn.execute("SELECT coalesce(max(sid), 0) FROM history_series").fetchone()
+        chosen = {key: last + n for n, key in enumerate(kinds, start=1)}
+        changes = conn.total_changes
+        conn.executemany(_INSERT_SERIES, [(sid, *key, kinds[key]) for key, sid in chosen.items()])
+        if conn.total_changes - changes == len(chosen):
+            cache.update(chosen)
+            self._pending.extend(chosen.items())
+        else:
+            for sid, *key in conn.execute(
+                "SELECT sid, tenant, entity, attr, dataset FROM history_series WHERE sid > ?", (last,)
+            ):
+                cache[tuple(key)] = sid  # type: ignore[index]
+                self._pending.append((tuple(key), sid))  # type: ignore[arg-type]
+        # series that existed but were not cached (after a restart): one look-up per entity
+        for tenant, entity in dict.fromkeys(key[:2] for key in kinds if key not in cache):
+            for attr, ds, sid in conn.execute(
+                "SELECT attr, dataset, sid FROM history_series WHERE tenant = ? AND entity = ?",
+                (tenant, entity),
+            ):
+                cache[(tenant, entity, attr, ds)] = sid
+        return cache
+
+    # reads ---------------------------------------------------------------------------------------------
+    def select_entities(
+        self, tenant: Tenant, selection: TemporalSelection
+    ) -> tuple[list[TemporalEntityRecord], int]:
+        where = "tenant = ?"
+        params: list[Any] = [tenant]
+        if selection.ids:
+            where += f" AND id IN ({','.join('?' * len(selection.ids))})"
+            params += selection.ids
+        if selection.id_pattern:
+            where += " AND regexp(?, id)"
+            params.append(selection.id_pattern)
+        if selection.types:
+            marks = ",".join("?" * len(selection.types))
+            where += f" AND EXISTS (SELECT 1 FROM json_each(types) WHERE value IN ({marks}))"
+            params += selection.types
+        sql = f"SELECT id, types, created_at, deleted_at FROM history_entities WHERE {where} ORDER BY id"
+        page = params
+        if selection.limit is not None:
+            sql += " LIMIT ? OFFSET ?"
+            page = [*params, selection.limit, selection.offset]
+        records = [_record(row) for row in self._store._read(sql, page)]
+        if selection.limit is None:
+            return records, len(records)
+        total = self._store._read(f"SELECT count(*) FROM history_entities WHERE {where}", params)[0][0]
+        return records, total
+
+    def get_entity(self, tenant: Tenant, entity_id: EntityId) -> TemporalEntityRecord | None:
+        rows = self._store._read(
+            "SELECT id, types, created_at, deleted_at FROM history_entities WHERE tenant = ? AND id = ?",
+            (tenant, entity_id),
+        )
+        return _record(rows[0]) if rows else None
+
+    def _series(
+        self, tenant: Tenant, entity_id: EntityId, attrs: Sequence[Iri] | None
+    ) -> list[tuple[int, Iri, str, str]]:
+        sql = "SELECT sid, attr, dataset, kind FROM history_series WHERE tenant = ? AND entity = ?"
+        params: list[Any] = [tenant, entity_id]
+        if attrs:
+            sql += f" AND attr IN ({','.join('?' * len(attrs))})"
+            params += attrs
+        return self._store._read(sql + " ORDER BY attr, dataset", params)
+
+    def instances(self, tenant: Tenant, entity_id: EntityId, query: InstanceQuery) -> list[Series]:
+        expr, clauses, params = _time_where(query.time)
+        newest_first = query.last_n is not None
+        limit = min(query.last_n, query.limit) if newest_first else query.limit
+        sql = (
+            f"SELECT iid, observed_at, created_at, modified_at, deleted_at, v, doc, {expr} AS t FROM history"
+            f" WHERE sid = ?{clauses} ORDER BY {'t DESC, iid DESC' if newest_first else 't, iid'} LIMIT ?"
+        )
+        out: list[Series] = []
+        for sid, attr, ds, _kind in self._series(tenant, entity_id, query.attrs):
+            rows = self._store._read(sql, (sid, *params, limit + 1))
+            if not rows:
+                continue
+            found = Series(attr, ds or None)
+            if len(rows) > limit:
+                found.next_time = rows[limit][7]
+                rows = rows[:limit]
+            if newest_first:
+                rows.reverse()
+            found.instances = [to_instance(*row[:7]) for row in rows]
+            if ds:
+                for inst in found.instances:
+                    inst["datasetId"] = ds
+            found.times = [row[7] for row in rows]
+            out.append(found)
+        return out
+
+    def aggregate(self, tenant: Tenant, entity_id: EntityId, query: AggregateQuery) -> list[AggregateSeries]:
+        out = []
+        for sid, attr, ds, kind in self._series(tenant, entity_id, query.attrs):
+            found = AggregateSeries(attr, ds or None, kind)
+            found.periods = aggregate_series(self._store._conn, sid, query, _time_where(query.time))
+            if any(found.periods.values()):
+                out.append(found)
+        return out
+
+    def _forget(self) -> None:
+        """Series were deleted: the cache could name them (rare, so all of it goes)."""
+        self._cache.clear()
+        self._pending = []
+
+    # temporal provision --------------------------------------------------------------------------------
+    def add_instances(
+        self, tenant: Tenant, entity_id: EntityId, types: list[Iri] | None, attrs: dict[Iri, list[Instance]]
+    ) -> bool:
+        with self._store._write() as conn:
+            if tenant:
+                conn.execute(
+                    "INSERT OR IGNORE INTO tenants (name, created_at) VALUES (?, datetime('now'))", (tenant,)
+                )
+            exists = conn.execute(
+                "SELECT types FROM history_entities WHERE tenant = ? AND id = ?", (tenant, entity_id)
+            ).fetchone()
+            if types is None and exists is None:
+                raise ResourceNotFound(f"temporal entity {entity_id} does not exist")
+            now = canonical_to_ms(now_iso())
+            if types is not None:
+                merged = list(dict.fromkeys([*(orjson.loads(exists[0]) if exists else []), *types]))
+                conn.execute(_UPSERT_ENTITY, (tenant, entity_id, orjson.dumps(merged).decode(), now))
+            rows = []
+            for iri, instances in attrs.items():
+                for inst in instances:
+                    key = (tenant, entity_id, iri, inst.get("datasetId") or "")
+                    v, doc = split(inst)
+                    recorded = to_ms(inst.get("createdAt")) or now
+                    kind = inst.get("type", PROPERTY)
+                    rows.append((key, kind, to_ms(inst.get("observedAt")), recorded, None, v, doc))
+            self._insert(conn, rows)
+        return exists is None
+
+    def delete_entity(self, tenant: Tenant, entity_id: EntityId) -> bool:
+        with self._store._write() as conn:
+            sids = _sids(conn, "tenant = ? AND entity = ?", (tenant, entity_id))
+            _delete_series(conn, sids)
+            self._forget()
+            gone = conn.execute(
+                "DELETE FROM history_entities WHERE tenant = ? AND id = ?", (tenant, entity_id)
+            )
+            return gone.rowcount > 0
+
+    def delete_attribute(
+        self, tenant: Tenant, entity_id: EntityId, attr: Iri, *, dataset_id: str | None, delete_all: bool
+    ) -> bool:
+        where = "tenant = ? AND entity = ? AND attr = ?"
+        params: tuple[Any, ...] = (tenant, entity_id, attr)
+        if not delete_all:
+            where += " AND dataset = ?"
+            params += (dataset_id or "",)
+        with self._store._write() as conn:
+            sids = _sids(conn, where, params)
+            _delete_series(conn, sids)
+            self._forget()
+        return bool(sids)
+
+    def update_instance(
+        self, tenant: Tenant, entity_id: EntityId, attr: Iri, instance_id: str, patch: Instance, now: int
+    ) -> bool:
+        with self._store._write() as conn:
+            row = self._locate(conn, tenant, entity_id, attr, instance_id)
+            if row is None:
+                return False
+            current = to_instance(*row)
+            kind = patch.get("type")
+            if kind != current["type"] and VALUE_MEMBER.get(kind or "") in patch:
+                # another kind of attribute: the instance is replaced, its observedAt kept unless given
+                merged = {**patch}
+                if "observedAt" not in patch and "observedAt" in current:
+                    merged["observedAt"] = current["observedAt"]
+            else:
+                merged = {**current, **{k: x for k, x in patch.items() if k != "type"}}
+            iid = row[0]
+            new_v, new_doc = split(merged)
+            observed_at = merged.get("observedAt")
+            conn.execute(
+                "UPDATE history SET observed_at = ?, modified_at = ?, v = ?, doc = ? WHERE iid = ?",
+                (canonical_to_ms(observed_at) if observed_at else None, now, new_v, new_doc, iid),
+            )
+        return True
+
+    def delete_instance(self, tenant: Tenant, entity_id: EntityId, attr: Iri, instance_id: str) -> bool:
+        with self._store._write() as conn:
+            row = self._locate(conn, tenant, entity_id, attr, instance_id)
+            if row is None:
+                return False
+            conn.execute("DELETE FROM history WHERE iid = ?", (row[0],))
+        return True
+
+    @staticmethod
+    def _locate(
+        conn: sqlite3.Connection, tenant: Tenant, entity_id: EntityId, attr: Iri, instance_id: str
+    ) -> tuple[Any, ...] | None:
+        iid = _instance_iid(instance_id)
+        if iid is None:
+            return None
+        return conn.execute(
+            "SELECT h.iid, h.observed_at, h.created_at, h.modified_at, h.deleted_at, h.v, h.doc"
+            " FROM history h JOIN history_series s ON s.sid = h.sid"
+            " WHERE h.iid = ? AND s.tenant = ? AND s.entity = ? AND s.attr = ?",
+            (iid, tenant, entity_id, attr),
+        ).fetchone()
+
+    # retention ---------------------------------------------------------------------------------------
+    def set_retention(self, tenant: Tenant, period: str | None) -> None:
+        with self._store._write() as conn:
+            if period is None:
+                conn.execute("DELETE FROM history_retention WHERE tenant = ?", (tenant,))
+                return
+            parse_duration(period, "retention")
+            conn.execute(
+                "INSERT OR REPLACE INTO history_retention (tenant, period) VALUES (?, ?)", (tenant, period)
+            )
+
+    def retention_cutoffs(self, now: int, default_period: Duration | None) -> list[tuple[Tenant, int]]:
+        """(tenant, cutoff ms) for every tenant with history and a retention period."""
+        own = dict(self._store._read("SELECT tenant, period FROM history_retention"))
+        tenants = [r[0] for r in self._store._read("SELECT DISTINCT tenant FROM history_series")]
+        out = []
+        for tenant in tenants:
+            period = parse_duration(own[tenant], "retention") if tenant in own else default_period
+            if period is not None and not period.is_zero:
+                out.append((tenant, add(now, period, -1)))
+        return out
+
+    def purge_expired(self, now: int, default_period: Duration | None, batch_size: int) -> int:
+        deleted = 0
+        for tenant, cutoff in self.retention_cutoffs(now, default_period):
+            if deleted >= batch_size:
+                break
+            with self._store._write() as conn:
+                deleted += conn.execute(
+                    "DELETE FROM history WHERE iid IN (SELECT h.iid FROM history_series s"
+                    " JOIN history h ON h.sid = s.sid AND coalesce(h.observed_at, h.created_at) < ?"
+                    " WHERE s.tenant = ? LIMIT ?)",
+                    (cutoff, tenant, batch_size - deleted),
+                ).rowcount
+        return deleted
+
+
+def _record(row: tuple[Any, ...]) -> TemporalEntityRecord:
+    return TemporalEntityRecord(row[0], orjson.loads(row[1]), row[2], row[3])
+
+
+def _sids(conn: sqlite3.Connection, where: str, params: Iterable[Any]) -> list[int]:
+    return [r[0] for r in conn.execute(f"SELECT sid FROM history_series WHERE {where}", tuple(params))]
+
+
+def _delete_series(conn: sqlite3.Connection, sids: list[int]) -> None:
+    for sid in sids:
+        conn.execute("DELETE FROM history WHERE sid = ?", (sid,))
+        conn.execute("DELETE FROM history_series WHERE sid = ?", (sid,))

@@ -1,0 +1,153 @@
+"""Stored attribute instances ⇄ SQLite history rows, and the diff the write hook records.
+
+A row is (series key, kind, observed_at, created_at, deleted_at, v, doc): times in ms since the epoch,
+`v` a number or string value of a Property (what SQL aggregates), `doc` the other members as JSON
+(NULL for a plain Property). `_changes` is the hot path of ingest, hence the inlined fast paths.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from broker_adapter.ngsild.durations import canonical_to_ms, ms_to_canonical
+from broker_adapter.ngsild.entity_input import NGSILD_NULL
+from broker_adapter.ngsild.errors import BadRequestData
+from broker_adapter.ngsild.types import PROPERTY, VALUE_MEMBER, EntityId, Instance, Iri, Tenant
+
+INSTANCE_PREFIX = "urn:ngsi-ld:attribute:instance:"
+SeriesKey = tuple[str, str, str, str]  # tenant, entity, attribute, datasetId ('' for the default)
+_ROW_MEMBERS = frozenset({"observedAt", "createdAt", "modifiedAt", "deletedAt", "datasetId", "instanceId"})
+_INT64 = 2**63
+_PLAIN_PROPERTY = frozenset({"type", "value", "unitCode", *_ROW_MEMBERS})
+_DOCS: dict[str | None, str] = {}  # {"type": "Property", "unitCode": u} as JSON, by unit
+
+
+def split(inst: Instance) -> tuple[Any, str | None]:
+    """(v, doc) for an instance: a scalar Property value goes to v; everything else stays JSON in doc."""
+    value = inst.get("value")
+    kind = type(value)
+    if (kind is float or kind is str) and inst.get("type") == PROPERTY and inst.keys() <= _PLAIN_PROPERTY:
+        unit = inst.get("unitCode")  # the common sensor reading: no JSON encoding per row
+        if unit is None:
+            return value, None
+        doc = _DOCS.get(unit)
+        if doc is None and type(unit) is str and len(_DOCS) < 1024:
+            doc = _DOCS[unit] = orjson.dumps({"type": PROPERTY, "unitCode": unit}).decode()
+        if doc is not None:
+            return value, doc
+    rest = {k: x for k, x in inst.items() if k not in _ROW_MEMBERS}
+    v = None
+    if rest.get("type") == PROPERTY:
+        value = rest.get("value")
+        kind = type(value)
+        if kind is float or kind is str or (kind is int and -_INT64 <= value < _INT64):
+            v = rest.pop("value")
+            if len(rest) == 1:
+                return v, None
+    return v, orjson.dumps(rest).decode()
+
+
+def to_instance(
+    iid: int, observed: int | None, created: int, modified: int | None, deleted: int | None, v: Any, doc: Any
+) -> Instance:
+    inst: Instance = orjson.loads(doc) if doc is not None else {"type": PROPERTY}
+    if v is not None:
+        inst["value"] = v
+    if observed is not None:
+        inst["observedAt"] = ms_to_canonical(observed)
+    inst["instanceId"] = f"{INSTANCE_PREFIX}{iid}"
+    inst["createdAt"] = ms_to_canonical(created)
+    inst["modifiedAt"] = ms_to_canonical(modified if modified is not None else created)
+    if deleted is not None:
+        inst["deletedAt"] = ms_to_canonical(deleted)
+    return inst
+
+
+def same_instance(old: Instance, new: Instance) -> bool:
+    """Equal apart from the system times: such a rewrite (an upsert of the same reading) adds nothing."""
+    if (
+        len(old) != len(new)
+        or old.get("observedAt") != new.get("observedAt")
+        or old.get("value") != new.get("value")
+    ):
+        return False
+    return {**new, "createdAt": old.get("createdAt"), "modifiedAt": old.get("modifiedAt")} == old
+
+
+def find_instance(instances: Sequence[Instance] | None, dataset_id: str | None) -> Instance | None:
+    for inst in instances or ():
+        if inst.get("datasetId") == dataset_id:
+            return inst
+    return None
+
+
+def to_ms(value: Any) -> Any:
+    """A stored DateTime in ms; None for anything else (the hook never fails a write over history)."""
+    if type(value) is not str:
+        return None
+    try:
+        return canonical_to_ms(value)
+    except BadRequestData:
+        return None
+
+
+def deletion(
+    tenant: Tenant,
+    eid: EntityId,
+    iri: Iri,
+    old: Instance,
+    when: int,
+    rows: list[tuple[Any, ...]],
+) -> None:
+    """The instance that records a deleted attribute: NGSI-LD null as its value, deletedAt set."""
+    kind = old.get("type", PROPERTY)
+    key = (tenant, eid, iri, old.get("datasetId") or "")
+    doc = orjson.dumps({"type": kind, VALUE_MEMBER.get(kind, "value"): NGSILD_NULL}).decode()
+    rows.append((key, kind, None, when, when, None, doc))
+
+
+def changed_rows(
+    tenant: Tenant,
+    eid: EntityId,
+    old_attrs: dict[Iri, list[Instance]],
+    new_attrs: dict[Iri, list[Instance]],
+    when: int,
+    rows: list[tuple[Any, ...]],
+) -> None:
+    """Rows for the instances a write changed, added or deleted. The hot path of ingest: one instance
+    per attribute on both sides is compared inline, the rest goes the general way."""
+    for iri, insts in new_attrs.items():
+        olds = old_attrs.get(iri)
+        if olds is not None and len(olds) == 1 and len(insts) == 1:
+            old, inst = olds[0], insts[0]
+            if old.get("datasetId") == inst.get("datasetId"):
+                if old is not inst and not same_instance(old, inst):
+                    _append(tenant, eid, iri, inst, when, rows)
+                continue
+        for inst in insts:
+            old = find_instance(olds, inst.get("datasetId")) if olds else None
+            if old is None or (old is not inst and not same_instance(old, inst)):
+                _append(tenant, eid, iri, inst, when, rows)
+    for iri, olds in old_attrs.items():
+        news = new_attrs.get(iri)
+        if (
+            news is not None
+            and len(olds) == 1 == len(news)
+            and olds[0].get("datasetId") == news[0].get("datasetId")
+        ):
+            continue
+        for old in olds:
+            if news is None or find_instance(news, old.get("datasetId")) is None:
+                deletion(tenant, eid, iri, old, when, rows)
+
+
+def _append(
+    tenant: Tenant, eid: EntityId, iri: Iri, inst: Instance, when: int, rows: list[tuple[Any, ...]]
+) -> None:
+    observed = inst.get("observedAt")
+    v, doc = split(inst)
+    key = (tenant, eid, iri, inst.get("datasetId") or "")
+    rows.append((key, inst.get("type", PROPERTY), to_ms(observed) if observed else None, when, None, v, doc))

@@ -1,0 +1,309 @@
+"""History in the SQLite store: what every write path records, reads by time, aggregation in SQL,
+the temporal provision operations, and retention. A real SQLite file per test, written through
+SqliteStore.apply / delete_entities exactly as the API writes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from broker_adapter.ngsild.durations import Duration, parse_duration, parse_ms
+from broker_adapter.ngsild.errors import ResourceNotFound
+from broker_adapter.ngsild.temporal import TimeFilter
+from broker_adapter.storage.history import AggregateQuery, InstanceQuery, TemporalSelection
+from broker_adapter.storage.port import Change, EntityQuery
+from broker_adapter.storage.sqlite.store import SqliteStore
+
+T = "https://example.org/Sensor"
+H = "https://example.org/height"
+F = "https://example.org/flow"
+DS = "urn:ngsi-ld:Dataset:backup"
+ID = "urn:ngsi-ld:Sensor:1"
+NULL = "urn:ngsi-ld:null"
+
+
+def at(s: str) -> str:
+    return f"2024-01-{s}.000Z"
+
+
+def ms(s: str) -> int:
+    return parse_ms(at(s), "t")
+
+
+def inst(value: Any, observed: str | None, when: str, **extra: Any) -> dict[str, Any]:
+    out = {"type": "Property", "value": value, **extra, "createdAt": at(when), "modifiedAt": at(when)}
+    if observed is not None:
+        out["observedAt"] = at(observed)
+    return out
+
+
+def entity(when: str, attrs: dict[str, list[dict[str, Any]]], entity_id: str = ID) -> dict[str, Any]:
+    return {
+        "id": entity_id,
+        "type": [T],
+        "createdAt": at("01T00:00:00"),
+        "modifiedAt": at(when),
+        "attrs": attrs,
+    }
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SqliteStore:
+    s = SqliteStore(tmp_path / "history.db", synchronous="NORMAL")
+    yield s
+    s.close()
+
+
+def write(store: SqliteStore, new: dict[str, Any] | None, entity_id: str = ID) -> None:
+    (outcome,) = store.apply("", [Change(entity_id, lambda current: new)])
+    assert outcome.ok
+
+
+def history(store: SqliteStore, **query: Any) -> dict[tuple[str, str | None], list[tuple]]:
+    """(attribute, datasetId) → [(value, observedAt, deletedAt)] in time order."""
+    out = {}
+    for series in store.history.instances("", ID, InstanceQuery(**query)):
+        out[(series.attr, series.dataset_id)] = [
+            (i.get("value"), i.get("observedAt"), i.get("deletedAt")) for i in series.instances
+        ]
+    return out
+
+
+def test_every_write_records_changed_instances_only(store: SqliteStore) -> None:
+    write(store, entity("01T10:00:00", {H: [inst(1.0, "01T09:00:00", "01T10:00:00")]}))
+    # the same reading again (an idempotent upsert) records nothing
+    write(store, entity("01T10:05:00", {H: [inst(1.0, "01T09:00:00", "01T10:05:00")]}))
+    # a new reading, a second attribute, a datasetId instance
+    write(
+        store,
+        entity(
+            "01T11:00:00",
+            {
+                H: [
+                    inst(2.0, "01T10:00:00", "01T11:00:00"),
+                    inst(9.0, "01T10:00:00", "01T11:00:00", datasetId=DS),
+                ],
+                F: [inst("low", None, "01T11:00:00")],
+            },
+        ),
+    )
+    # the datasetId instance is deleted, flow is unchanged
+    write(
+        store,
+        entity(
+            "01T12:00:00",
+            {H: [inst(3.0, "01T11:00:00", "01T12:00:00")], F: [inst("low", None, "01T11:00:00")]},
+        ),
+    )
+
+    assert history(store) == {
+        (F, None): [("low", None, None)],
+        (H, None): [
+            (1.0, at("01T09:00:00"), None),
+            (2.0, at("01T10:00:00"), None),
+            (3.0, at("01T11:00:00"), None),
+        ],
+        (H, DS): [(9.0, at("01T10:00:00"), None), (NULL, None, at("01T12:00:00"))],
+    }
+
+
+def test_deleting_the_entity_records_a_deletion_per_instance(store: SqliteStore) -> None:
+    write(
+        store,
+        entity(
+            "01T10:00:00", {H: [inst(1, "01T09:00:00", "01T10:00:00")], F: [inst(5, None, "01T10:00:00")]}
+        ),
+    )
+
+    write(store, None)
+
+    found = history(store)
+    assert found[(H, None)][0] == (1, at("01T09:00:00"), None)
+    assert found[(H, None)][1][:2] == (NULL, None) and found[(H, None)][1][2] is not None
+    assert [row[0] for row in found[(F, None)]] == [5, NULL]
+    (record,) = store.history.select_entities("", TemporalSelection())[0]
+    assert record.id == ID and record.types == [T] and record.deleted_at is not None
+
+
+def test_purge_records_deletions_too(store: SqliteStore) -> None:
+    write(store, entity("01T10:00:00", {H: [inst(1, "01T09:00:00", "01T10:00:00")]}))
+
+    store.delete_entities("", EntityQuery(types=[T]))
+
+    assert [row[0] for row in history(store)[(H, None)]] == [1, NULL]
+
+
+def test_history_off_records_nothing(store: SqliteStore) -> None:
+    store.history.set_recording(False)
+
+    write(store, entity("01T10:00:00", {H: [inst(1, "01T09:00:00", "01T10:00:00")]}))
+
+    assert history(store) == {}
+    assert store.history.get_entity("", ID) is None
+
+
+@pytest.fixture
+def readings(store: SqliteStore) -> SqliteStore:
+    """height observed 00:00, 06:00, 12:00, 18:00 on 1 and 2 January with the values 1..8."""
+    times = [f"{day}T{hour}:00:00" for day in ("01", "02") for hour in ("00", "06", "12", "18")]
+    for n, t in enumerate(times, start=1):
+        write(store, entity(t, {H: [inst(float(n), t, t)]}))
+    return store
+
+
+def values(store: SqliteStore, **query: Any) -> list[Any]:
+    return [v for v, _, _ in history(store, **query)[(H, None)]]
+
+
+def test_timerel_intervals_are_half_open(readings: SqliteStore) -> None:
+    assert values(readings, time=TimeFilter("before", ms("01T12:00:00"))) == [1.0, 2.0]
+    assert values(readings, time=TimeFilter("after", ms("01T12:00:00"))) == [4.0, 5.0, 6.0, 7.0, 8.0]
+    between = TimeFilter("between", ms("01T06:00:00"), ms("02T00:00:00"))
+    assert values(readings, time=between) == [2.0, 3.0, 4.0]
+
+
+def test_last_n_returns_the_most_recent_in_time_order(readings: SqliteStore) -> None:
+    assert values(readings, last_n=3) == [6.0, 7.0, 8.0]
+    assert values(readings, last_n=2, time=TimeFilter("before", ms("02T00:00:00"))) == [3.0, 4.0]
+
+
+def test_a_cut_series_says_where_it_stopped(readings: SqliteStore) -> None:
+    (series,) = readings.history.instances("", ID, InstanceQuery(limit=3))
+
+    assert [i["value"] for i in series.instances] == [1.0, 2.0, 3.0]
+    assert series.truncated and series.next_time == ms("01T18:00:00")
+
+
+def aggregate(store: SqliteStore, methods: list[str], period: str, time: TimeFilter | None = None) -> dict:
+    query = AggregateQuery(methods, parse_duration(period, "p"), time=time or TimeFilter())
+    (series,) = store.history.aggregate("", ID, query)
+    return series.periods
+
+
+def test_daily_aggregates_are_computed_per_day(readings: SqliteStore) -> None:
+    methods = ["totalCount", "distinctCount", "sum", "avg", "min", "max", "stddev", "sumsq"]
+
+    found = aggregate(readings, methods, "P1D")
+
+    day1, day2 = ms("01T00:00:00"), ms("02T00:00:00")
+    day3 = ms("03T00:00:00")
+    assert found["totalCount"] == [(4, day1, day2), (4, day2, day3)]
+    assert found["distinctCount"] == [(4, day1, day2), (4, day2, day3)]
+    assert found["sum"] == [(10.0, day1, day2), (26.0, day2, day3)]
+    assert found["avg"] == [(2.5, day1, day2), (6.5, day2, day3)]
+    assert found["min"] == [(1.0, day1, day2), (5.0, day2, day3)]
+    assert found["max"] == [(4.0, day1, day2), (8.0, day2, day3)]
+    assert found["sumsq"] == [(30.0, day1, day2), (174.0, day2, day3)]
+    # sample standard deviation of 1, 2, 3, 4 (and of 5..8): sqrt(5/3)
+    assert [round(v, 6) for v, _, _ in found["stddev"]] == [1.290994, 1.290994]
+
+
+def test_periods_start_at_time_at_and_empty_periods_are_left_out(readings: SqliteStore) -> None:
+    between = TimeFilter("between", ms("01T03:00:00"), ms("02T03:00:00"))
+
+    found = aggregate(readings, ["max"], "PT12H", between)
+
+    assert found["max"] == [
+        (3.0, ms("01T03:00:00"), ms("01T15:00:00")),
+        (5.0, ms("01T15:00:00"), ms("02T03:00:00")),
+    ]
+
+
+def test_zero_period_spans_the_whole_range(readings: SqliteStore) -> None:
+    assert aggregate(readings, ["sum"], "PT0S")["sum"] == [(36.0, ms("01T00:00:00"), ms("02T18:00:00"))]
+
+
+def test_monthly_periods_follow_the_calendar(store: SqliteStore) -> None:
+    observed = ["2024-01-31T12:00:00.000Z", "2024-02-29T23:59:59.999Z", "2024-03-01T00:00:00.000Z"]
+    instances = [{"type": "Property", "value": n, "observedAt": t} for n, t in enumerate(observed)]
+    store.history.add_instances("", ID, [T], {H: instances})
+    between = TimeFilter(
+        "between", parse_ms("2024-01-01T00:00:00Z", "t"), parse_ms("2024-04-01T00:00:00Z", "t")
+    )
+
+    found = aggregate(store, ["totalCount", "max"], "P1M", between)
+
+    jan, feb, mar, apr = (parse_ms(f"2024-{m}-01T00:00:00Z", "t") for m in ("01", "02", "03", "04"))
+    assert found["totalCount"] == [(1, jan, feb), (1, feb, mar), (1, mar, apr)]
+    assert found["max"] == [(0, jan, feb), (1, feb, mar), (2, mar, apr)]
+
+
+def test_provision_adds_changes_and_removes_instances(store: SqliteStore) -> None:
+    now = at("05T00:00:00")
+    created = store.history.add_instances(
+        "", ID, [T], {H: [inst(1, "01T00:00:00", "05T00:00:00"), inst(2, "01T01:00:00", "05T00:00:00")]}
+    )
+    again = store.history.add_instances(
+        "", ID, None, {H: [inst(3, "01T02:00:00", "05T00:00:00", datasetId=DS)]}
+    )
+    assert (created, again) == (True, False)
+    first_id = store.history.instances("", ID, InstanceQuery())[0].instances[0]["instanceId"]
+
+    assert store.history.update_instance(
+        "", ID, H, first_id, {"type": "Property", "value": 10}, ms("06T00:00:00")
+    )
+    assert store.history.delete_instance("", ID, H, first_id.replace(":1", ":2"))
+    assert not store.history.delete_instance("", ID, H, "urn:ngsi-ld:attribute:instance:999")
+    assert history(store) == {
+        (H, None): [(10, at("01T00:00:00"), None)],
+        (H, DS): [(3, at("01T02:00:00"), None)],
+    }
+    changed = store.history.instances("", ID, InstanceQuery())[0].instances[0]
+    assert (changed["createdAt"], changed["modifiedAt"]) == (now, at("06T00:00:00"))
+
+    assert store.history.delete_attribute("", ID, H, dataset_id=DS, delete_all=False)
+    assert list(history(store)) == [(H, None)]
+    assert store.history.delete_entity("", ID)
+    assert store.history.get_entity("", ID) is None and history(store) == {}
+
+
+def test_adding_to_a_missing_temporal_entity_is_not_found(store: SqliteStore) -> None:
+    with pytest.raises(ResourceNotFound):
+        store.history.add_instances("", ID, None, {H: [inst(1, "01T00:00:00", "01T00:00:00")]})
+
+
+def test_retention_removes_exactly_what_is_older_than_the_period(store: SqliteStore) -> None:
+    now = parse_ms("2029-01-01T00:00:00Z", "now")
+    cutoff = parse_ms("2024-01-01T00:00:00Z", "cutoff")  # now - P5Y
+    observed = [cutoff - 1, cutoff, cutoff + 1]
+    for tenant in ("", "keep-all", "short"):
+        store.history.add_instances(
+            tenant,
+            ID,
+            [T],
+            {H: [{"type": "Property", "value": n, "observedAt": _iso(t)} for n, t in enumerate(observed)]},
+        )
+    store.history.set_retention("keep-all", "P100Y")
+    store.history.set_retention("short", "P5Y1D")  # cutoff one day earlier: nothing to remove
+
+    assert store.history.purge_expired(now, Duration(months=60), batch_size=10) == 1
+    assert store.history.purge_expired(now, Duration(months=60), batch_size=10) == 0
+
+    def left(tenant: str) -> list[int]:
+        return [i["value"] for i in store.history.instances(tenant, ID, InstanceQuery())[0].instances]
+
+    assert left("") == [1, 2]
+    assert left("keep-all") == [0, 1, 2]
+    assert left("short") == [0, 1, 2]
+
+
+def test_retention_deletes_in_batches(store: SqliteStore) -> None:
+    store.history.add_instances(
+        "", ID, [T], {H: [{"type": "Property", "value": n, "observedAt": _iso(n * 1000)} for n in range(25)]}
+    )
+    now = parse_ms("2030-01-01T00:00:00Z", "now")
+
+    batches = []
+    while (deleted := store.history.purge_expired(now, Duration(months=12), batch_size=10)) or not batches:
+        batches.append(deleted)
+
+    assert batches == [10, 10, 5]
+    assert store.history.instances("", ID, InstanceQuery()) == []
+
+
+def _iso(epoch_ms: int) -> str:
+    from broker_adapter.ngsild.durations import ms_to_canonical
+
+    return ms_to_canonical(epoch_ms)
