@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import os
 import shutil
@@ -40,12 +41,27 @@ class HttpReceiver:
         self._lock = threading.Lock()
         self._server: http.server.ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._connections: set[socket.socket] = set()
+        self._placeholder: socket.socket | None = None
 
     def start(self) -> HttpReceiver:
         receiver = self
+        if self._placeholder is not None:
+            self._placeholder.close()
+            self._placeholder = None
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                with receiver._lock:
+                    receiver._connections.add(self.connection)
+
+            def finish(self) -> None:
+                with receiver._lock:
+                    receiver._connections.discard(self.connection)
+                super().finish()
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
@@ -69,11 +85,31 @@ class HttpReceiver:
         self._thread.start()
         return self
 
-    def stop(self) -> None:
+    def stop(self, *, hold_port: bool = True) -> None:
+        """Down like a crashed receiver: the listener and every kept-alive connection close (else a
+        sender's pooled connection would still be served), and the port stays reserved meanwhile so
+        that no other test server can take it."""
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+            with self._lock:
+                connections, self._connections = self._connections, set()
+            for conn in connections:
+                with contextlib.suppress(OSError):  # already closed by the peer
+                    conn.shutdown(socket.SHUT_RDWR)
+            if hold_port:
+                placeholder = socket.socket()
+                placeholder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                placeholder.bind(("127.0.0.1", self.port))  # bound, not listening: connections are refused
+                self._placeholder = placeholder
+
+    def close(self) -> None:
+        """Stop for good (fixture teardown): nothing stays bound."""
+        self.stop(hold_port=False)
+        if self._placeholder is not None:
+            self._placeholder.close()
+            self._placeholder = None
 
     def bodies(self, path: str | None = None) -> list[Any]:
         with self._lock:

@@ -33,7 +33,7 @@ def ld(notify_broker: BrokerProcess) -> Iterator[httpx.Client]:
 def receiver() -> Iterator[HttpReceiver]:
     r = HttpReceiver().start()
     yield r
-    r.stop()
+    r.close()
 
 
 @pytest.fixture(scope="session")

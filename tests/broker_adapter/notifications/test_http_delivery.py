@@ -308,8 +308,11 @@ def test_a_receiver_that_is_down_gets_everything_in_order_when_it_is_back(
     bodies = wait_for(lambda: receiver.bodies() if len(receiver.bodies()) >= 20 else None)
 
     assert [b["data"][0]["seq"]["value"] for b in bodies] == list(range(20))
-    sub = ld.get(f"/subscriptions/{sub_id}").json()
-    assert sub["status"] == "active" and sub["notification"]["status"] == "ok"
+    # the receiver has the body before the broker has its answer: the status follows shortly after
+    sub = wait_for(
+        lambda: (s := ld.get(f"/subscriptions/{sub_id}").json())["status"] == "active" and s, timeout=5
+    )
+    assert sub["notification"]["status"] == "ok"
 
 
 def test_receiver_errors_are_retried(ld: httpx.Client, receiver: HttpReceiver) -> None:

@@ -46,7 +46,7 @@ def test_pending_notifications_survive_kill_minus_9(data_dir: Path) -> None:
         bodies = wait_for(lambda: receiver.bodies() if len(receiver.bodies()) >= 30 else None, timeout=20)
     finally:
         restarted.stop()
-        receiver.stop()
+        receiver.close()
 
     assert [_seq(b)[1] for b in bodies] == list(range(30))
 
@@ -79,7 +79,7 @@ def test_two_replicas_on_one_store_send_each_notification_once(data_dir: Path) -
             c.close()
         for r in replicas:
             r.stop()
-        receiver.stop()
+        receiver.close()
 
     for path in ("/a", "/b"):
         bodies = receiver.bodies(path)
