@@ -35,6 +35,7 @@ from broker_adapter.storage.sqlite.history import SqliteHistory
 from broker_adapter.storage.sqlite.schema import MIGRATIONS
 
 _REGEX_CACHE: dict[str, re.Pattern[str]] = {}
+WRITER_CACHE_KIB = 40 * 1024
 WriteHook = Callable[
     [sqlite3.Connection, Tenant, list[tuple[ExpandedEntity | None, ExpandedEntity | None]]], None
 ]
@@ -100,6 +101,11 @@ class SqliteStore:
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         conn = self._conn
+        if not getattr(self._local, "writer", False):
+            # Writes touch every index (entities, types, geo, numbers, history): a writing connection
+            # (in the broker: the one writer thread) gets a larger page cache than readers.
+            conn.execute(f"PRAGMA cache_size=-{WRITER_CACHE_KIB}")
+            self._local.writer = True
         with self._write_lock:
             try:
                 conn.execute("BEGIN IMMEDIATE")
