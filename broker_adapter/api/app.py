@@ -115,37 +115,28 @@ class BrokerApp:
             return
         scope["app"] = self.api
         tenant = next((v for k, v in scope["headers"] if k == b"ngsild-tenant"), None)
-        if scope["method"] in _WRITE_METHODS:
-            await self._write(scope, receive, send, tenant)
-            return
-        if tenant is None:
+        # A write may collect Smart Data Models warnings (warn policy): smart_data_models/notes.py
+        notes: list[str] | None = [] if scope["method"] in _WRITE_METHODS else None
+        if tenant is None and notes is None:
             await self._stack(scope, receive, send)
             return
 
-        async def send_with_tenant(message: Message) -> None:
-            # The HTTP binding names the tenant in every response to a request that named one.
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), (b"ngsild-tenant", tenant)]
-            await send(message)
-
-        await self._stack(scope, receive, send_with_tenant)
-
-    async def _write(self, scope: Scope, receive: Receive, send: Send, tenant: bytes | None) -> None:
-        """A write may collect Smart Data Models warnings (warn policy): they become NGSILD-Warning
-        headers of its response (smart_data_models/notes.py)."""
-        notes: list[str] = []
-        token = sdm_notes.REQUEST_NOTES.set(notes)
-
         async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start" and (tenant is not None or notes):
-                extra = [(b"ngsild-tenant", tenant)] if tenant is not None else []
-                message["headers"] = [*message.get("headers", []), *extra, *sdm_notes.header_lines(notes)]
+            if message["type"] == "http.response.start":
+                extra = sdm_notes.header_lines(notes) if notes else []
+                if tenant is not None:
+                    # The HTTP binding names the tenant in every response to a request that named one.
+                    extra.append((b"ngsild-tenant", tenant))
+                if extra:
+                    message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 
+        token = sdm_notes.REQUEST_NOTES.set(notes) if notes is not None else None
         try:
             await self._stack(scope, receive, send_with_headers)
         finally:
-            sdm_notes.REQUEST_NOTES.reset(token)
+            if token is not None:
+                sdm_notes.REQUEST_NOTES.reset(token)
 
 
 _WRITE_METHODS = frozenset({"POST", "PATCH", "PUT"})
