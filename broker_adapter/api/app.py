@@ -114,7 +114,11 @@ class BrokerApp:
             await self._stack(scope, receive, send)
             return
         scope["app"] = self.api
-        tenant = next((v for k, v in scope["headers"] if k == b"ngsild-tenant"), None)
+        tenant = None
+        for key, value in scope["headers"]:  # a plain loop: cheaper than next() over a generator
+            if key == b"ngsild-tenant":
+                tenant = value
+                break
         # A write may collect Smart Data Models warnings (warn policy): smart_data_models/notes.py
         notes: list[str] | None = [] if scope["method"] in _WRITE_METHODS else None
         if tenant is None and notes is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from bisect import bisect_left
 from collections import defaultdict
 from typing import Any
 
@@ -24,22 +25,51 @@ class Histogram:
     def observe(self, seconds: float) -> None:
         self.sum += seconds
         self.total += 1
-        for n, bound in enumerate(BUCKETS):
-            if seconds <= bound:
-                self.counts[n] += 1
-                break
+        n = bisect_left(BUCKETS, seconds)  # the first bound >= seconds
+        if n < _BUCKET_COUNT:
+            self.counts[n] += 1
+
+
+_BUCKET_COUNT = len(BUCKETS)
 
 
 class Metrics:
     def __init__(self) -> None:
         self.requests: dict[tuple[str, str, int], int] = defaultdict(int)
         self.latency: dict[tuple[str, str], Histogram] = defaultdict(Histogram)
-        self.store_latency: dict[str, Histogram] = defaultdict(Histogram)
-        self._lock = threading.Lock()  # store timings come from worker threads
+        # Store timings come from the event loop and from worker threads. Each thread counts into its own
+        # shard, so observing takes no lock; render() merges the shards (and folds in those of threads
+        # that have exited, so the list does not grow with the worker pool's turnover).
+        self._retired: dict[str, Histogram] = defaultdict(Histogram)
+        self._shards: list[tuple[threading.Thread, dict[str, Histogram]]] = []
+        self._local = threading.local()
+        self._lock = threading.Lock()  # guards _shards and _retired
 
     def observe_store(self, operation: str, seconds: float) -> None:
+        try:
+            shard = self._local.shard
+        except AttributeError:
+            shard = self._local.shard = defaultdict(Histogram)
+            with self._lock:
+                self._shards.append((threading.current_thread(), shard))
+        shard[operation].observe(seconds)
+
+    @property
+    def store_latency(self) -> dict[str, Histogram]:
+        """Store latency per operation, all threads merged."""
         with self._lock:
-            self.store_latency[operation].observe(seconds)
+            live = []
+            for thread, shard in self._shards:
+                if thread.is_alive():
+                    live.append((thread, shard))
+                else:
+                    _merge(self._retired, list(shard.items()))
+            self._shards = live
+            merged: dict[str, Histogram] = defaultdict(Histogram)
+            _merge(merged, list(self._retired.items()))
+            for _, shard in live:
+                _merge(merged, list(shard.items()))  # list(): one atomic copy while the owner may add
+        return merged
 
     def render(self) -> str:
         lines = [
@@ -62,12 +92,18 @@ class Metrics:
             "# HELP verbund_store_operation_duration_seconds store call latency by operation",
             "# TYPE verbund_store_operation_duration_seconds histogram",
         ]
-        with self._lock:
-            for operation, hist in sorted(self.store_latency.items()):
-                _histogram(
-                    lines, "verbund_store_operation_duration_seconds", f'operation="{operation}"', hist
-                )
+        for operation, hist in sorted(self.store_latency.items()):
+            _histogram(lines, "verbund_store_operation_duration_seconds", f'operation="{operation}"', hist)
         return "\n".join(lines) + "\n"
+
+
+def _merge(into: dict[str, Histogram], items: list[tuple[str, Histogram]]) -> None:
+    for operation, hist in items:
+        target = into[operation]
+        # counts before total: the owner thread bumps total first, so no bucket can exceed +Inf
+        target.counts = [a + b for a, b in zip(target.counts, hist.counts, strict=True)]
+        target.total += hist.total
+        target.sum += hist.sum
 
 
 def _histogram(lines: list[str], name: str, labels: str, hist: Histogram) -> None:
@@ -119,14 +155,14 @@ class TimedStore:
         target = getattr(self._store, name)
         if not callable(target) or name.startswith("_"):
             return target
-        metrics = self._metrics
+        observe, clock = self._metrics.observe_store, time.perf_counter
 
         def timed(*args: Any, **kwargs: Any) -> Any:
-            start = time.perf_counter()
+            start = clock()
             try:
                 return target(*args, **kwargs)
             finally:
-                metrics.observe_store(name, time.perf_counter() - start)
+                observe(name, clock() - start)
 
         setattr(self, name, timed)  # build the wrapper once per method
         return timed

@@ -21,6 +21,7 @@ from broker_adapter.ngsild.render import LOCATION_IRI, Renderer, RenderOptions
 
 OFFERED = (JSON, JSON_LD, GEO_JSON)
 _DEFAULT_OPTIONS = RenderOptions()
+_CONTENT_TYPES = {media: (b"content-type", media.encode("latin-1")) for media in OFFERED}
 _LINK_HEADERS: dict[str, bytes] = {}  # context URL → encoded Link header value
 
 
@@ -79,7 +80,7 @@ async def retrieve(scope: Scope, entity_id: str) -> tuple[int, list[tuple[bytes,
         if accept == JSON_LD:
             body["@context"] = response_context
     payload = orjson.dumps(body)
-    out = [(b"content-type", accept.encode("latin-1")), (b"content-length", str(len(payload)).encode())]
+    out = [_CONTENT_TYPES[accept], (b"content-length", str(len(payload)).encode())]
     if accept != JSON_LD:
         out.append((b"link", _link_value(response_context)))
     return 200, out, payload

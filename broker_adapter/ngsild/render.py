@@ -37,6 +37,8 @@ LOCATION_IRI = "https://uri.etsi.org/ngsi-ld/location"
 _PLAIN_KINDS = frozenset({PROPERTY, GEO_PROPERTY, RELATIONSHIP, JSON_PROPERTY, LANGUAGE_PROPERTY})
 _COMPACTED_MEMBERS = frozenset({"vocab", "objectType", "objectList"})  # members holding names, not data
 _PLAIN_MEMBERS = CORE_ATTRIBUTE_MEMBERS - _COMPACTED_MEMBERS  # no sub-attributes, nothing to compact
+_HIDDEN = frozenset(("type", *SYSTEM_MEMBERS))
+_HIDDEN_WITH_SYS_ATTRS = frozenset(("type",))
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,10 +73,19 @@ class Renderer:
     def __init__(self, term_map: TermMap, options: RenderOptions) -> None:
         self.tm = term_map
         self.opt = options
-        self._hidden = frozenset(("type",)) if options.sys_attrs else frozenset(("type", *SYSTEM_MEMBERS))
+        self._hidden = _HIDDEN_WITH_SYS_ATTRS if options.sys_attrs else _HIDDEN
+        self._plain = (
+            options.format == NORMALIZED
+            and not options.sys_attrs
+            and options.pick is None
+            and not options.omit
+            and options.lang is None
+        )
 
     # entities --------------------------------------------------------------------------------------
     def entity(self, entity: ExpandedEntity) -> CompactedEntity:
+        if self._plain:
+            return self._entity_plain(entity)
         opt = self.opt
         pick = opt.pick
         out: CompactedEntity = {}
@@ -94,6 +105,35 @@ class Renderer:
             name = self.tm.compact_name(iri)
             rendered = [self.attribute(inst) for inst in instances]
             out[name] = _one_or_many(rendered)
+        return out
+
+    def _entity_plain(self, entity: ExpandedEntity) -> CompactedEntity:
+        """entity() for the default options (normalized, no sysAttrs, pick, omit or lang), the hot path
+        of every retrieve and query: the same output, without a method call per attribute."""
+        compact = self.tm.compact_name
+        types = entity["type"]
+        out: CompactedEntity = {
+            "id": entity["id"],
+            "type": compact(types[0]) if len(types) == 1 else [compact(t) for t in types],
+        }
+        if "scope" in entity:
+            out["scope"] = _one_or_many(entity["scope"])
+        plain_kinds, plain_members, attribute = _PLAIN_KINDS, _PLAIN_MEMBERS, self.attribute
+        for iri, instances in entity["attrs"].items():
+            rendered = []
+            for inst in instances:
+                kind = inst.get("type", PROPERTY)
+                if kind in plain_kinds and inst.keys() <= plain_members:
+                    # attribute()'s common case: update() keeps "type" first, the pops drop the others
+                    item = {"type": kind}
+                    item.update(inst)
+                    item.pop("createdAt", None)
+                    item.pop("modifiedAt", None)
+                    item.pop("deletedAt", None)
+                    rendered.append(item)
+                else:
+                    rendered.append(attribute(inst))
+            out[compact(iri)] = rendered[0] if len(rendered) == 1 else rendered
         return out
 
     def attribute(self, inst: Instance) -> Any:
