@@ -6,8 +6,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.support.server import BrokerProcess
+
+# Property tests check results, not speed: on a busy 2-core machine generation and examples can be slow,
+# which must not fail a run (timing thresholds do not belong in tests).
+settings.register_profile("verbund", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("verbund")
 
 
 @pytest.fixture(scope="session")
