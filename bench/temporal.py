@@ -57,14 +57,15 @@ def seed(db: Path, stations: int) -> float:
     conn.execute("BEGIN")
     for n in range(stations):
         eid = station_id(n)
-        conn.execute(
+        ent = conn.execute(
             "INSERT INTO history_entities (tenant, id, types, created_at) VALUES ('', ?, ?, ?)",
             (eid, f'["{TYPE}"]', START_MS),
-        )
+        ).lastrowid
+        conn.execute("INSERT OR IGNORE INTO history_attrs (iri) VALUES (?)", (HEIGHT,))
         sid = conn.execute(
-            "INSERT INTO history_series (tenant, entity, attr, dataset, kind)"
-            " VALUES ('', ?, ?, '', 'Property')",
-            (eid, HEIGHT),
+            "INSERT INTO history_series (eid, aid, dataset, kind)"
+            " SELECT ?, aid, '', 'Property' FROM history_attrs WHERE iri = ?",
+            (ent, HEIGHT),
         ).lastrowid
         phase = n * 0.7
         rows = (

@@ -1,12 +1,17 @@
 """History in SQLite: recorded by a write hook inside every entity transaction, read by the temporal API.
 
-Layout (migration 3): `history_series` names each (tenant, entity, attribute, datasetId) once, so the
-big `history` table holds only integers and the value: one row per attribute instance with its times in
-ms since the epoch, `v` (a number or string value, which SQL aggregates) and `doc` (the rest of the
-instance as JSON, NULL for a plain Property). The index `history_time` on (series, time) serves lastN,
-timerel ranges, aggregation buckets and retention; "time" is observedAt, else the recording time.
+Layout (migration 3): the tables a write touches per instance are keyed by small integers. Every
+(tenant, entity) has an `eid` in `history_entities` (`types` NULL: a key only, not a temporal entity,
+e.g. the entity's history was deleted while the entity lives on); attribute IRIs are interned once in
+`history_attrs` (global: `eid` already names the tenant). `history_series` names each (eid, aid,
+datasetId) once, so the big `history` table holds only integers and the value: one row per attribute
+instance with its times in ms since the epoch, `v` (a number or string value, which SQL aggregates) and
+`doc` (the rest of the instance as JSON, NULL for a plain Property). The index `history_time` on
+(series, time) serves lastN, timerel ranges, aggregation buckets and retention; "time" is observedAt,
+else the recording time.
 
-The hook costs two executemany calls per write (series rows, then instance rows), no extra reads.
+The hook reads nothing on its hot path: entity keys, attribute keys and series ids are cached, new
+ones are chosen here and inserted in bulk (one executemany per table that gains rows).
 """
 
 from __future__ import annotations
@@ -54,21 +59,25 @@ if TYPE_CHECKING:
 
 MIGRATION = """
     CREATE TABLE history_entities (
+        eid         INTEGER PRIMARY KEY,
         tenant      TEXT NOT NULL,
         id          TEXT NOT NULL,
-        types       TEXT NOT NULL,          -- JSON array of expanded type IRIs, the latest known
+        types       TEXT,                   -- JSON array of expanded type IRIs, the latest known
         created_at  INTEGER NOT NULL,
         deleted_at  INTEGER,
-        PRIMARY KEY (tenant, id)
-    ) WITHOUT ROWID;
+        UNIQUE (tenant, id)
+    );
+    CREATE TABLE history_attrs (
+        aid     INTEGER PRIMARY KEY,
+        iri     TEXT NOT NULL UNIQUE
+    );
     CREATE TABLE history_series (
         sid     INTEGER PRIMARY KEY,
-        tenant  TEXT NOT NULL,
-        entity  TEXT NOT NULL,
-        attr    TEXT NOT NULL,
+        eid     INTEGER NOT NULL,
+        aid     INTEGER NOT NULL,
         dataset TEXT NOT NULL,              -- '' for the default instance
         kind    TEXT NOT NULL,              -- attribute type of the first instance (for aggregates)
-        UNIQUE (tenant, entity, attr, dataset)
+        UNIQUE (eid, aid, dataset)
     );
     CREATE TABLE history (
         iid         INTEGER PRIMARY KEY,    -- the instanceId is urn:ngsi-ld:attribute:instance:<iid>
@@ -94,17 +103,21 @@ _TIME_COLUMNS = {
     "modifiedAt": "coalesce(modified_at, created_at)",
     "deletedAt": "deleted_at",
 }
-_INSERT_SERIES = (
-    "INSERT OR IGNORE INTO history_series (sid, tenant, entity, attr, dataset, kind)"
-    " VALUES (?, ?, ?, ?, ?, ?)"
+_INSERT_ENTITY = "INSERT INTO history_entities (eid, tenant, id, types, created_at) VALUES (?, ?, ?, ?, ?)"
+_RETYPE_ENTITY = (  # a key-only row becomes a temporal entity created now
+    "UPDATE history_entities SET types = ?, deleted_at = NULL,"
+    " created_at = CASE WHEN types IS NULL THEN ? ELSE created_at END WHERE eid = ?"
 )
+_INSERT_SERIES = "INSERT OR IGNORE INTO history_series (sid, eid, aid, dataset, kind) VALUES (?, ?, ?, ?, ?)"
 _INSERT_INSTANCE = (
     "INSERT INTO history (sid, observed_at, created_at, deleted_at, v, doc) VALUES (?, ?, ?, ?, ?, ?)"
 )
-_SERIES_CACHE_LIMIT = 500_000
-_UPSERT_ENTITY = (
-    "INSERT INTO history_entities (tenant, id, types, created_at) VALUES (?, ?, ?, ?)"
-    " ON CONFLICT (tenant, id) DO UPDATE SET types = excluded.types, deleted_at = NULL"
+_CACHE_LIMIT = 500_000
+_LAST_EID = "SELECT coalesce(max(eid), 0) FROM history_entities"
+_SERIES_OF = (
+    "SELECT s.sid, a.iri, s.dataset, s.kind FROM history_entities e"
+    " JOIN history_series s ON s.eid = e.eid JOIN history_attrs a ON a.aid = s.aid"
+    " WHERE e.tenant = ? AND e.id = ?"
 )
 
 
@@ -140,8 +153,10 @@ class SqliteHistory:
 
     def __init__(self, store: SqliteStore) -> None:
         self._store = store
-        self._cache: dict[SeriesKey, int] = {}
-        self._pending: list[tuple[SeriesKey, int]] = []
+        self._entities: dict[tuple[Tenant, EntityId], int] = {}  # (tenant, id) -> eid
+        self._attrs: dict[Iri, int] | None = None  # iri -> aid, all of them once loaded
+        self._series_ids: dict[SeriesKey, int] = {}  # (eid, iri, dataset) -> sid
+        self._pending: list[tuple[str, tuple[Any, ...]]] = []  # look-ups that prove the last write
         self.recording = False
         self.set_recording(True)
 
@@ -160,9 +175,21 @@ class SqliteHistory:
         tenant: Tenant,
         changes: list[tuple[ExpandedEntity | None, ExpandedEntity | None]],
     ) -> None:
+        self._check_pending(conn)
+        entities = self._entities
+        unknown = [
+            ent["id"]
+            for before, after in changes
+            if (ent := after if after is not None else before) is not None
+            and (tenant, ent["id"]) not in entities
+        ]
+        if unknown:
+            self._load_entities(conn, tenant, unknown)
         rows: list[tuple[Any, ...]] = []
-        entities: list[tuple[Any, ...]] = []
+        new: list[tuple[Any, ...]] = []
+        retyped: list[tuple[Any, ...]] = []
         gone: list[tuple[Any, ...]] = []
+        next_eid = 0
         deleted_now: int | None = None
         for before, after in changes:
             if after is None:
@@ -170,80 +197,126 @@ class SqliteHistory:
                     continue
                 if deleted_now is None:
                     deleted_now = to_ms(now_iso())
-                eid = before["id"]
-                for iri, olds in before["attrs"].items():
+                when = deleted_now
+                types = None
+                entity_id = before["id"]
+                deleted = before["attrs"]
+            else:
+                entity_id = after["id"]
+                when = to_ms(after.get("modifiedAt")) or to_ms(now_iso())
+                typed = before is None or before["type"] != after["type"]
+                types = orjson.dumps(after["type"]).decode() if typed else None
+            ent = entities.get((tenant, entity_id))
+            if ent is None:
+                if not next_eid:
+                    (next_eid,) = conn.execute(_LAST_EID).fetchone()
+                next_eid += 1
+                ent = entities[(tenant, entity_id)] = next_eid
+                new.append((ent, tenant, entity_id, types, when))
+            elif types is not None:
+                retyped.append((types, when, ent))
+            if after is None:
+                for iri, olds in deleted.items():
                     for old in olds:
-                        deletion(tenant, eid, iri, old, deleted_now, rows)
-                gone.append((deleted_now, tenant, eid))
-                continue
-            eid = after["id"]
-            when = to_ms(after.get("modifiedAt")) or to_ms(now_iso())
-            old_attrs = before["attrs"] if before is not None else {}
-            if before is None or before["type"] != after["type"]:
-                entities.append((tenant, eid, orjson.dumps(after["type"]).decode(), when))
-            changed_rows(tenant, eid, old_attrs, after["attrs"], when, rows)
-        if entities:
-            conn.executemany(_UPSERT_ENTITY, entities)
+                        deletion(ent, iri, old, when, rows)
+                gone.append((when, ent))
+            else:
+                changed_rows(ent, before["attrs"] if before is not None else {}, after["attrs"], when, rows)
+        if new:
+            conn.executemany(_INSERT_ENTITY, new)
+            self._pending.append(
+                ("SELECT 1 FROM history_entities WHERE eid = ? AND tenant = ? AND id = ?", new[-1][:3])
+            )
+        if retyped:
+            conn.executemany(_RETYPE_ENTITY, retyped)
         if gone:
-            conn.executemany("UPDATE history_entities SET deleted_at = ? WHERE tenant = ? AND id = ?", gone)
+            conn.executemany("UPDATE history_entities SET deleted_at = ? WHERE eid = ?", gone)
         if rows:
             self._insert(conn, rows)
 
+    def _check_pending(self, conn: sqlite3.Connection) -> None:
+        """Keys chosen by the last write are trusted once it committed (one look-up per table; a
+        transaction is all or nothing); after a rollback every cache goes."""
+        if self._pending:
+            if any(conn.execute(sql, params).fetchone() is None for sql, params in self._pending):
+                self._forget()
+                self._entities.clear()
+                self._attrs = None
+            self._pending = []
+
+    def _load_entities(self, conn: sqlite3.Connection, tenant: Tenant, ids: list[EntityId]) -> None:
+        if len(self._entities) > _CACHE_LIMIT:
+            self._entities.clear()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            for eid, entity_id in conn.execute(
+                f"SELECT eid, id FROM history_entities WHERE tenant = ? AND id IN ({_marks(len(chunk))})",
+                (tenant, *chunk),
+            ):
+                self._entities[(tenant, entity_id)] = eid
+
     def _insert(self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
         """Insert rows (series key, kind, observed, created, deleted, v, doc), creating series as needed."""
-        cache = self._cache
-        sids = self._sids_for(conn, {row[0]: row[1] for row in rows if row[0] not in cache})
-        conn.executemany(_INSERT_INSTANCE, [(sids[row[0]], *row[2:]) for row in rows])
+        series = self._series_ids
+        kinds = {row[0]: row[1] for row in rows if row[0] not in series}
+        if kinds:
+            self._new_series(conn, kinds)
+        conn.executemany(_INSERT_INSTANCE, [(series[row[0]], *row[2:]) for row in rows])
 
-    def _sids_for(self, conn: sqlite3.Connection, kinds: dict[SeriesKey, str]) -> dict[SeriesKey, int]:
-        """Series ids from a cache (the hook's hot path reads nothing), else the table, else new rows.
+    def _attr_keys(self, conn: sqlite3.Connection, iris: Iterable[Iri]) -> dict[Iri, int]:
+        attrs = self._attrs
+        if attrs is None:
+            attrs = self._attrs = dict(conn.execute("SELECT iri, aid FROM history_attrs"))
+        fresh = [iri for iri in dict.fromkeys(iris) if iri not in attrs]
+        if fresh:
+            (last,) = conn.execute("SELECT coalesce(max(aid), 0) FROM history_attrs").fetchone()
+            chosen = {iri: last + n for n, iri in enumerate(fresh, start=1)}
+            conn.executemany("INSERT INTO history_attrs (iri, aid) VALUES (?, ?)", list(chosen.items()))
+            attrs.update(chosen)
+            check = "SELECT 1 FROM history_attrs WHERE aid = ? AND iri = ?"
+            self._pending.append((check, (last + len(fresh), fresh[-1])))
+        return attrs
 
-        Series created in this transaction are `_pending`: the next write checks that the transaction
-        committed (one look-up; it is all or nothing) before trusting them."""
-        cache = self._cache
-        if self._pending:
-            key, sid = self._pending[-1]
-            found = conn.execute(
-                "SELECT 1 FROM history_series"
-                " WHERE sid = ? AND tenant = ? AND entity = ? AND attr = ? AND dataset = ?",
-                (sid, *key),
-            ).fetchone()
-            if found is None:
-                for key, _ in self._pending:
-                    cache.pop(key, None)
-            self._pending = []
-        if not kinds:
-            return cache
-        if len(cache) > _SERIES_CACHE_LIMIT:
-            cache.clear()
-        # new series in bulk with ids chosen here; if some existed already (ignored), ask the table
+    def _new_series(self, conn: sqlite3.Connection, kinds: dict[SeriesKey, str]) -> None:
+        """Series ids for keys not cached: new rows in bulk with ids chosen here; keys that existed
+        already (not cached after a restart) are ignored by the insert and read back per entity."""
+        series = self._series_ids
+        if len(series) > _CACHE_LIMIT:
+            series.clear()
+        attrs = self._attr_keys(conn, (key[1] for key in kinds))
         (last,) = conn.execute("SELECT coalesce(max(sid), 0) FROM history_series").fetchone()
         chosen = {key: last + n for n, key in enumerate(kinds, start=1)}
         changes = conn.total_changes
-        conn.executemany(_INSERT_SERIES, [(sid, *key, kinds[key]) for key, sid in chosen.items()])
+        conn.executemany(
+            _INSERT_SERIES,
+            [(sid, ent, attrs[iri], ds, kinds[(ent, iri, ds)]) for (ent, iri, ds), sid in chosen.items()],
+        )
         if conn.total_changes - changes == len(chosen):
-            cache.update(chosen)
-            self._pending.extend(chosen.items())
+            series.update(chosen)
         else:
-            for sid, *key in conn.execute(
-                "SELECT sid, tenant, entity, attr, dataset FROM history_series WHERE sid > ?", (last,)
+            for sid, ent, iri, ds in conn.execute(
+                "SELECT s.sid, s.eid, a.iri, s.dataset FROM history_series s"
+                " JOIN history_attrs a ON a.aid = s.aid WHERE s.sid > ?",
+                (last,),
             ):
-                cache[tuple(key)] = sid  # type: ignore[index]
-                self._pending.append((tuple(key), sid))  # type: ignore[arg-type]
+                series[(ent, iri, ds)] = sid
+        key, sid = next(reversed(chosen.items()))
+        if series.get(key) == sid:
+            self._pending.append(("SELECT 1 FROM history_series WHERE sid = ?", (sid,)))
         # series that existed but were not cached (after a restart): one look-up per entity
-        for tenant, entity in dict.fromkeys(key[:2] for key in kinds if key not in cache):
-            for attr, ds, sid in conn.execute(
-                "SELECT attr, dataset, sid FROM history_series WHERE tenant = ? AND entity = ?",
-                (tenant, entity),
+        for ent in dict.fromkeys(key[0] for key in kinds if key not in series):
+            for sid, iri, ds in conn.execute(
+                "SELECT s.sid, a.iri, s.dataset FROM history_series s"
+                " JOIN history_attrs a ON a.aid = s.aid WHERE s.eid = ?",
+                (ent,),
             ):
-                cache[(tenant, entity, attr, ds)] = sid
-        return cache
+                series[(ent, iri, ds)] = sid
 
     # reads ---------------------------------------------------------------------------------------------
     def select_entities(
         self, tenant: Tenant, selection: TemporalSelection
     ) -> tuple[list[TemporalEntityRecord], int]:
-        where = "tenant = ?"
+        where = "tenant = ? AND types IS NOT NULL"
         params: list[Any] = [tenant]
         if selection.ids:
             where += f" AND id IN ({','.join('?' * len(selection.ids))})"
@@ -268,7 +341,8 @@ class SqliteHistory:
 
     def get_entity(self, tenant: Tenant, entity_id: EntityId) -> TemporalEntityRecord | None:
         rows = self._store._read(
-            "SELECT id, types, created_at, deleted_at FROM history_entities WHERE tenant = ? AND id = ?",
+            "SELECT id, types, created_at, deleted_at FROM history_entities"
+            " WHERE tenant = ? AND id = ? AND types IS NOT NULL",
             (tenant, entity_id),
         )
         return _record(rows[0]) if rows else None
@@ -276,12 +350,12 @@ class SqliteHistory:
     def _series(
         self, tenant: Tenant, entity_id: EntityId, attrs: Sequence[Iri] | None
     ) -> list[tuple[int, Iri, str, str]]:
-        sql = "SELECT sid, attr, dataset, kind FROM history_series WHERE tenant = ? AND entity = ?"
+        sql = _SERIES_OF
         params: list[Any] = [tenant, entity_id]
         if attrs:
-            sql += f" AND attr IN ({','.join('?' * len(attrs))})"
+            sql += f" AND a.iri IN ({','.join('?' * len(attrs))})"
             params += attrs
-        return self._store._read(sql + " ORDER BY attr, dataset", params)
+        return self._store._read(sql + " ORDER BY a.iri, s.dataset", params)
 
     def instances(self, tenant: Tenant, entity_id: EntityId, query: InstanceQuery) -> list[Series]:
         expr, clauses, params = _time_where(query.time)
@@ -321,8 +395,7 @@ class SqliteHistory:
 
     def _forget(self) -> None:
         """Series were deleted: the cache could name them (rare, so all of it goes)."""
-        self._cache.clear()
-        self._pending = []
+        self._series_ids.clear()
 
     # temporal provision --------------------------------------------------------------------------------
     def add_instances(
@@ -333,40 +406,55 @@ class SqliteHistory:
                 conn.execute(
                     "INSERT OR IGNORE INTO tenants (name, created_at) VALUES (?, datetime('now'))", (tenant,)
                 )
-            exists = conn.execute(
-                "SELECT types FROM history_entities WHERE tenant = ? AND id = ?", (tenant, entity_id)
+            self._check_pending(conn)
+            row = conn.execute(
+                "SELECT eid, types FROM history_entities WHERE tenant = ? AND id = ?", (tenant, entity_id)
             ).fetchone()
-            if types is None and exists is None:
+            exists = row is not None and row[1] is not None
+            if types is None and not exists:
                 raise ResourceNotFound(f"temporal entity {entity_id} does not exist")
             now = canonical_to_ms(now_iso())
-            if types is not None:
-                merged = list(dict.fromkeys([*(orjson.loads(exists[0]) if exists else []), *types]))
-                conn.execute(_UPSERT_ENTITY, (tenant, entity_id, orjson.dumps(merged).decode(), now))
+            if row is None:  # a new temporal entity (types given)
+                ent = conn.execute(
+                    "INSERT INTO history_entities (tenant, id, types, created_at) VALUES (?, ?, ?, ?)",
+                    (tenant, entity_id, orjson.dumps(list(dict.fromkeys(types))).decode(), now),
+                ).lastrowid
+            else:
+                ent = row[0]
+                if types is not None:
+                    merged = list(dict.fromkeys([*(orjson.loads(row[1]) if exists else []), *types]))
+                    conn.execute(_RETYPE_ENTITY, (orjson.dumps(merged).decode(), now, ent))
             rows = []
             for iri, instances in attrs.items():
                 for inst in instances:
-                    key = (tenant, entity_id, iri, inst.get("datasetId") or "")
+                    key = (ent, iri, inst.get("datasetId") or "")
                     v, doc = split(inst)
                     recorded = to_ms(inst.get("createdAt")) or now
                     kind = inst.get("type", PROPERTY)
                     rows.append((key, kind, to_ms(inst.get("observedAt")), recorded, None, v, doc))
             self._insert(conn, rows)
-        return exists is None
+        return not exists
 
     def delete_entity(self, tenant: Tenant, entity_id: EntityId) -> bool:
         with self._store._write() as conn:
-            sids = _sids(conn, "tenant = ? AND entity = ?", (tenant, entity_id))
-            _delete_series(conn, sids)
+            row = conn.execute(
+                "SELECT eid, types FROM history_entities WHERE tenant = ? AND id = ?", (tenant, entity_id)
+            ).fetchone()
+            if row is None:
+                return False
+            _delete_series(conn, _sids(conn, "eid = ?", (row[0],)))
+            conn.execute("DELETE FROM history_entities WHERE eid = ?", (row[0],))
             self._forget()
-            gone = conn.execute(
-                "DELETE FROM history_entities WHERE tenant = ? AND id = ?", (tenant, entity_id)
-            )
-            return gone.rowcount > 0
+            self._entities.pop((tenant, entity_id), None)
+            return row[1] is not None
 
     def delete_attribute(
         self, tenant: Tenant, entity_id: EntityId, attr: Iri, *, dataset_id: str | None, delete_all: bool
     ) -> bool:
-        where = "tenant = ? AND entity = ? AND attr = ?"
+        where = (
+            "eid = (SELECT eid FROM history_entities WHERE tenant = ? AND id = ?)"
+            " AND aid = (SELECT aid FROM history_attrs WHERE iri = ?)"
+        )
         params: tuple[Any, ...] = (tenant, entity_id, attr)
         if not delete_all:
             where += " AND dataset = ?"
@@ -420,7 +508,8 @@ class SqliteHistory:
         return conn.execute(
             "SELECT h.iid, h.observed_at, h.created_at, h.modified_at, h.deleted_at, h.v, h.doc"
             " FROM history h JOIN history_series s ON s.sid = h.sid"
-            " WHERE h.iid = ? AND s.tenant = ? AND s.entity = ? AND s.attr = ?",
+            " JOIN history_entities e ON e.eid = s.eid JOIN history_attrs a ON a.aid = s.aid"
+            " WHERE h.iid = ? AND e.tenant = ? AND e.id = ? AND a.iri = ?",
             (iid, tenant, entity_id, attr),
         ).fetchone()
 
@@ -438,7 +527,7 @@ class SqliteHistory:
     def retention_cutoffs(self, now: int, default_period: Duration | None) -> list[tuple[Tenant, int]]:
         """(tenant, cutoff ms) for every tenant with history and a retention period."""
         own = dict(self._store._read("SELECT tenant, period FROM history_retention"))
-        tenants = [r[0] for r in self._store._read("SELECT DISTINCT tenant FROM history_series")]
+        tenants = [r[0] for r in self._store._read("SELECT DISTINCT tenant FROM history_entities")]
         out = []
         for tenant in tenants:
             period = parse_duration(own[tenant], "retention") if tenant in own else default_period
@@ -453,12 +542,17 @@ class SqliteHistory:
                 break
             with self._store._write() as conn:
                 deleted += conn.execute(
-                    "DELETE FROM history WHERE iid IN (SELECT h.iid FROM history_series s"
+                    "DELETE FROM history WHERE iid IN (SELECT h.iid FROM history_entities e"
+                    " JOIN history_series s ON s.eid = e.eid"
                     " JOIN history h ON h.sid = s.sid AND coalesce(h.observed_at, h.created_at) < ?"
-                    " WHERE s.tenant = ? LIMIT ?)",
+                    " WHERE e.tenant = ? LIMIT ?)",
                     (cutoff, tenant, batch_size - deleted),
                 ).rowcount
         return deleted
+
+
+def _marks(n: int) -> str:
+    return ",".join("?" * n)
 
 
 def _record(row: tuple[Any, ...]) -> TemporalEntityRecord:

@@ -15,14 +15,15 @@ import orjson
 from broker_adapter.ngsild.durations import canonical_to_ms, ms_to_canonical
 from broker_adapter.ngsild.entity_input import NGSILD_NULL
 from broker_adapter.ngsild.errors import BadRequestData
-from broker_adapter.ngsild.types import PROPERTY, VALUE_MEMBER, EntityId, Instance, Iri, Tenant
+from broker_adapter.ngsild.types import PROPERTY, VALUE_MEMBER, Instance, Iri
 
 INSTANCE_PREFIX = "urn:ngsi-ld:attribute:instance:"
-SeriesKey = tuple[str, str, str, str]  # tenant, entity, attribute, datasetId ('' for the default)
+SeriesKey = tuple[int, Iri, str]  # history_entities.eid, attribute, datasetId ('' for the default)
 _ROW_MEMBERS = frozenset({"observedAt", "createdAt", "modifiedAt", "deletedAt", "datasetId", "instanceId"})
 _INT64 = 2**63
 _PLAIN_PROPERTY = frozenset({"type", "value", "unitCode", *_ROW_MEMBERS})
 _DOCS: dict[str | None, str] = {}  # {"type": "Property", "unitCode": u} as JSON, by unit
+_OBSERVED: dict[str, int] = {}  # observedAt -> ms, the latest few thousand
 
 
 def split(inst: Instance) -> tuple[Any, str | None]:
@@ -95,8 +96,7 @@ def to_ms(value: Any) -> Any:
 
 
 def deletion(
-    tenant: Tenant,
-    eid: EntityId,
+    ent: int,
     iri: Iri,
     old: Instance,
     when: int,
@@ -104,33 +104,38 @@ def deletion(
 ) -> None:
     """The instance that records a deleted attribute: NGSI-LD null as its value, deletedAt set."""
     kind = old.get("type", PROPERTY)
-    key = (tenant, eid, iri, old.get("datasetId") or "")
+    key = (ent, iri, old.get("datasetId") or "")
     doc = orjson.dumps({"type": kind, VALUE_MEMBER.get(kind, "value"): NGSILD_NULL}).decode()
     rows.append((key, kind, None, when, when, None, doc))
 
 
 def changed_rows(
-    tenant: Tenant,
-    eid: EntityId,
+    ent: int,
     old_attrs: dict[Iri, list[Instance]],
     new_attrs: dict[Iri, list[Instance]],
     when: int,
     rows: list[tuple[Any, ...]],
 ) -> None:
-    """Rows for the instances a write changed, added or deleted. The hot path of ingest: one instance
-    per attribute on both sides is compared inline, the rest goes the general way."""
+    """Rows for the instances a write changed, added or deleted. The hot path of ingest: a new entity
+    records everything; one instance per attribute on both sides is compared inline; the rest goes the
+    general way."""
+    if not old_attrs:
+        for iri, insts in new_attrs.items():
+            for inst in insts:
+                _append(ent, iri, inst, when, rows)
+        return
     for iri, insts in new_attrs.items():
         olds = old_attrs.get(iri)
         if olds is not None and len(olds) == 1 and len(insts) == 1:
             old, inst = olds[0], insts[0]
             if old.get("datasetId") == inst.get("datasetId"):
                 if old is not inst and not same_instance(old, inst):
-                    _append(tenant, eid, iri, inst, when, rows)
+                    _append(ent, iri, inst, when, rows)
                 continue
         for inst in insts:
             old = find_instance(olds, inst.get("datasetId")) if olds else None
             if old is None or (old is not inst and not same_instance(old, inst)):
-                _append(tenant, eid, iri, inst, when, rows)
+                _append(ent, iri, inst, when, rows)
     for iri, olds in old_attrs.items():
         news = new_attrs.get(iri)
         if (
@@ -141,13 +146,21 @@ def changed_rows(
             continue
         for old in olds:
             if news is None or find_instance(news, old.get("datasetId")) is None:
-                deletion(tenant, eid, iri, old, when, rows)
+                deletion(ent, iri, old, when, rows)
 
 
-def _append(
-    tenant: Tenant, eid: EntityId, iri: Iri, inst: Instance, when: int, rows: list[tuple[Any, ...]]
-) -> None:
+def _append(ent: int, iri: Iri, inst: Instance, when: int, rows: list[tuple[Any, ...]]) -> None:
     observed = inst.get("observedAt")
+    if observed is not None:  # readings written together share their observedAt: parse it once
+        ms = _OBSERVED.get(observed) if type(observed) is str else None
+        if ms is None:
+            ms = to_ms(observed)
+            if ms is not None:
+                if len(_OBSERVED) >= 4096:
+                    _OBSERVED.clear()
+                _OBSERVED[observed] = ms
+        observed = ms
     v, doc = split(inst)
-    key = (tenant, eid, iri, inst.get("datasetId") or "")
-    rows.append((key, inst.get("type", PROPERTY), to_ms(observed) if observed else None, when, None, v, doc))
+    rows.append(
+        ((ent, iri, inst.get("datasetId") or ""), inst.get("type", PROPERTY), observed, when, None, v, doc)
+    )

@@ -127,6 +127,29 @@ def test_deleting_the_entity_records_a_deletion_per_instance(store: SqliteStore)
     assert record.id == ID and record.types == [T] and record.deleted_at is not None
 
 
+def test_a_deleted_temporal_entity_stays_deleted_while_the_entity_changes(store: SqliteStore) -> None:
+    write(store, entity("01T10:00:00", {H: [inst(1.0, "01T09:00:00", "01T10:00:00")]}))
+    assert store.history.delete_entity("", ID)
+
+    write(store, entity("01T11:00:00", {H: [inst(2.0, "01T10:00:00", "01T11:00:00")]}))
+
+    assert store.history.get_entity("", ID) is None
+    assert store.history.select_entities("", TemporalSelection()) == ([], 0)
+    assert not store.history.delete_entity("", ID)
+
+
+def test_a_reopened_store_appends_to_the_same_series(tmp_path: Path) -> None:
+    first = SqliteStore(tmp_path / "history.db", synchronous="NORMAL")
+    write(first, entity("01T10:00:00", {H: [inst(1.0, "01T09:00:00", "01T10:00:00")]}))
+    first.close()
+    store = SqliteStore(tmp_path / "history.db", synchronous="NORMAL")
+
+    write(store, entity("01T11:00:00", {H: [inst(2.0, "01T10:00:00", "01T11:00:00")]}))
+
+    assert history(store) == {(H, None): [(1.0, at("01T09:00:00"), None), (2.0, at("01T10:00:00"), None)]}
+    store.close()
+
+
 def test_purge_records_deletions_too(store: SqliteStore) -> None:
     write(store, entity("01T10:00:00", {H: [inst(1, "01T09:00:00", "01T10:00:00")]}))
 
