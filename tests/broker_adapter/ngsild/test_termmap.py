@@ -179,6 +179,7 @@ ORACLE_CASES = [
 @pytest.mark.parametrize(("contexts", "term"), ORACLE_CASES)
 def test_expansion_agrees_with_pyld(contexts: list[Any], term: str) -> None:
     from pyld import jsonld
+
     core = {k: v for k, v in CORE_CONTEXT.items() if k != "ngsildproof"}
 
     def no_network(url: str, options: Any = None) -> Any:
