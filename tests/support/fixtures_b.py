@@ -4,8 +4,6 @@ Not a conftest: test modules import what they use and wrap it in their own small
 
 - `ContextServer`: a real HTTP server on 127.0.0.1 serving JSON-LD @context documents (and misbehaving on
   request: slow, oversized, not JSON), counting the requests each path received.
-- `assert_problem`: a response is an NGSI-LD ProblemDetails (RFC 7807, clause 5.5.3) of the given status/type.
-- `link`: the JSON-LD context Link header value for a URL.
 """
 
 from __future__ import annotations
@@ -14,40 +12,19 @@ import json
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-
-import httpx
 
 ERRORS = "https://uri.etsi.org/ngsi-ld/errors/"
 JSON = "application/json"
 JSON_LD = "application/ld+json"
 CORE_CONTEXT_URL = "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.8.jsonld"
 DEFAULT_VOCAB = "https://uri.etsi.org/ngsi-ld/default-context/"
-JSONLD_CONTEXT_REL = "http://www.w3.org/ns/json-ld#context"
-
-
-def link(url: str) -> str:
-    return f'<{url}>; rel="{JSONLD_CONTEXT_REL}"; type="application/ld+json"'
 
 
 def new_id(kind: str = "Thing") -> str:
     return f"urn:ngsi-ld:{kind}:{uuid.uuid4().hex[:12]}"
-
-
-def assert_problem(response: httpx.Response, status: int, error_type: str | Iterable[str] | None) -> dict:
-    """The response is a ProblemDetails with `status` and (unless None) one of the NGSI-LD error types."""
-    assert response.status_code == status, (response.status_code, response.text)
-    assert response.headers["content-type"].split(";")[0] == JSON, response.headers["content-type"]
-    body = response.json()
-    assert isinstance(body.get("title"), str) and body["title"], body
-    assert isinstance(body.get("type"), str) and body["type"].startswith(ERRORS), body
-    if error_type is not None:
-        allowed = {error_type} if isinstance(error_type, str) else set(error_type)
-        assert body["type"] in {ERRORS + t for t in allowed}, body
-    return body
 
 
 # a real @context server ---------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import httpx
@@ -22,17 +23,18 @@ def media_type(response: httpx.Response) -> str:
     return response.headers.get("content-type", "").split(";", 1)[0].strip()
 
 
-def assert_problem(response: httpx.Response, status: int, kind: str | None) -> dict[str, Any]:
+def assert_problem(response: httpx.Response, status: int, kind: str | Iterable[str] | None) -> dict[str, Any]:
     """The response is an NGSI-LD ProblemDetails (application/json) of the given status and error kind.
 
-    `kind=None` accepts any NGSI-LD error type (where the spec names no type, e.g. 406)."""
-    assert response.status_code == status, response.text
-    assert media_type(response) == "application/json"
+    `kind` may name several acceptable kinds; `None` accepts any NGSI-LD error type (where the spec names
+    no type, e.g. 406)."""
+    assert response.status_code == status, (response.status_code, response.text)
+    assert media_type(response) == "application/json", response.headers.get("content-type")
     body = response.json()
-    if kind is None:
-        assert body["type"].startswith(ERRORS), body
-    else:
-        assert body["type"] == ERRORS + kind, body
+    assert isinstance(body.get("type"), str) and body["type"].startswith(ERRORS), body
+    if kind is not None:
+        allowed = {kind} if isinstance(kind, str) else set(kind)
+        assert body["type"] in {ERRORS + k for k in allowed}, body
     assert isinstance(body.get("title"), str) and body["title"], body
     assert body.get("status") == status, body
     assert isinstance(body.get("detail"), str) and body["detail"], body

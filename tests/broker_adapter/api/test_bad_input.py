@@ -13,7 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.fixtures_b import CORE_CONTEXT_URL, JSON, JSON_LD, assert_problem, link, new_id
+from tests.support.fixtures_b import CORE_CONTEXT_URL, JSON, JSON_LD, new_id
+from tests.support.ngsild import assert_problem
+from tests.support.ngsild import context_link as link
 
 EXISTING = "urn:ngsi-ld:Vehicle:existing"
 NEW = "urn:ngsi-ld:Vehicle:new"

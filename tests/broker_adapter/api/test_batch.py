@@ -8,7 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.fixtures_b import ERRORS, JSON_LD, assert_problem, new_id
+from tests.support.fixtures_b import ERRORS, JSON_LD, new_id
+from tests.support.ngsild import assert_problem
 
 OPS = "/entityOperations/"
 

@@ -14,15 +14,9 @@ from urllib.parse import unquote
 import httpx
 import pytest
 
-from tests.support.fixtures_b import (
-    CORE_CONTEXT_URL,
-    DEFAULT_VOCAB,
-    JSON_LD,
-    ContextServer,
-    assert_problem,
-    link,
-    new_id,
-)
+from tests.support.fixtures_b import CORE_CONTEXT_URL, DEFAULT_VOCAB, JSON_LD, ContextServer, new_id
+from tests.support.ngsild import assert_problem
+from tests.support.ngsild import context_link as link
 from tests.support.server import BrokerProcess, free_port
 
 EX = "https://vocab.example.org/"

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.support.fixtures_b import assert_problem, new_id
+from tests.support.fixtures_b import new_id
+from tests.support.ngsild import assert_problem
 from tests.support.server import BrokerProcess
 
 
