@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -119,9 +120,6 @@ def link_context(request: Request) -> str | None:
 _ACCEPTABLE_DEFAULT = (JSON, JSON_LD)
 
 
-_NEGOTIATED: dict[tuple[str, tuple[str, ...]], str] = {}
-
-
 def negotiate(request: Request, offered: tuple[str, ...] = _ACCEPTABLE_DEFAULT) -> str:
     """The media type to answer with, from Accept (q-values honoured); 406 when nothing matches."""
     header = request.headers.get("accept")
@@ -130,18 +128,8 @@ def negotiate(request: Request, offered: tuple[str, ...] = _ACCEPTABLE_DEFAULT) 
     return negotiate_header(header, offered)
 
 
+@lru_cache(maxsize=256)  # clients send the same Accept header every time (406s are not cached)
 def negotiate_header(header: str, offered: tuple[str, ...]) -> str:
-    known = _NEGOTIATED.get((header, offered))
-    if known is not None:
-        return known  # clients send the same Accept header every time
-    chosen = _negotiate(header, offered)
-    if len(_NEGOTIATED) >= 256:
-        _NEGOTIATED.clear()
-    _NEGOTIATED[(header, offered)] = chosen
-    return chosen
-
-
-def _negotiate(header: str, offered: tuple[str, ...]) -> str:
     best: tuple[float, int, str] | None = None
     for position, part in enumerate(header.split(",")):
         pieces = [p.strip() for p in part.split(";")]

@@ -7,6 +7,8 @@ route calls the same function, so both paths behave identically.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import orjson
 from starlette.requests import Request
 from starlette.types import Scope
@@ -22,16 +24,12 @@ from broker_adapter.ngsild.render import LOCATION_IRI, Renderer, RenderOptions
 OFFERED = (JSON, JSON_LD, GEO_JSON)
 _DEFAULT_OPTIONS = RenderOptions()
 _CONTENT_TYPES = {media: (b"content-type", media.encode("latin-1")) for media in OFFERED}
-_LINK_HEADERS: dict[str, bytes] = {}  # context URL → encoded Link header value
 
 
+@lru_cache(maxsize=1024)
 def _link_value(url: str) -> bytes:
-    value = _LINK_HEADERS.get(url)
-    if value is None:
-        if len(_LINK_HEADERS) >= 1024:
-            _LINK_HEADERS.clear()
-        value = _LINK_HEADERS[url] = context_link(url).encode("latin-1")
-    return value
+    """The encoded Link header naming a response's @context URL."""
+    return context_link(url).encode("latin-1")
 
 
 async def retrieve(scope: Scope, entity_id: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:

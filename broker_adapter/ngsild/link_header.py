@@ -9,6 +9,7 @@ A request with Content-Type application/json carries its @context as
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 
 from broker_adapter.ngsild.errors import InvalidRequest
 
@@ -29,22 +30,16 @@ def parse_context_link(header: str | Iterable[str] | None) -> str | None:
     if header is None:
         return None
     if isinstance(header, str):
-        known = _PARSED.get(header)
-        if known is not None:
-            return known
-        url = _parse([header])
-        if url is not None and len(header) <= 2048:
-            if len(_PARSED) >= 1024:
-                _PARSED.clear()
-            _PARSED[header] = url  # clients send the same Link header on every request
-        return url
-    return _parse(list(header))
+        return _parse_one(header)
+    return _parse(tuple(header))
 
 
-_PARSED: dict[str, str] = {}
+@lru_cache(maxsize=1024)  # clients send the same Link header on every request (errors are not cached)
+def _parse_one(header: str) -> str | None:
+    return _parse((header,))
 
 
-def _parse(values: list[str]) -> str | None:
+def _parse(values: tuple[str, ...]) -> str | None:
     found: list[str] = []
     for value in values:
         for target, params in _links(value):
