@@ -26,7 +26,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.report import Row, format_table
+from bench.report import Row, print_results
 from bench.runner import BROKER_APP, progress
 from bench.servers import REPO_ROOT, free_port, run_server
 from bench.wrk import RESULT_MARK, WrkResult, WrkSettings, ensure_wrk, run_wrk
@@ -255,11 +255,5 @@ def main(argv: list[str] | None = None) -> int:
             print(f"note: work directory kept: {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    print(format_table(report(result)))
-    for note in result.notes:
-        print(f"note: {note}")
-    if result.errors:
-        print("\n" + "!" * 78 + "\n!!! THE BENCH HAD ERRORS: figures above are not trustworthy\n" + "!" * 78)
-        for error in result.errors:
-            print(f"error: {error}")
+    print_results(report(result), result.notes, result.errors)
     return 1 if result.errors else 0

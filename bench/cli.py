@@ -19,7 +19,7 @@ import orjson
 
 from bench.context_server import serve_context
 from bench.payloads import make_batches
-from bench.report import build_rows, format_table, to_json
+from bench.report import build_rows, print_results, to_json
 from bench.runner import (
     BROKER_APP,
     FASTAPI,
@@ -155,13 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         notes += [f"{run.target.label}: {note}" for note in run.notes]
     errors = [error for run in runs.values() for error in run.errors]
     rows = build_rows(runs, settings)
-    print(format_table(rows))
-    for note in notes:
-        print(f"note: {note}")
-    if errors:
-        print("\n" + "!" * 78 + "\n!!! THE BENCH HAD ERRORS: figures above are not trustworthy\n" + "!" * 78)
-        for error in errors:
-            print(f"error: {error}")
+    print_results(rows, notes, errors)
     if args.json:
         document = to_json(runs, rows, _meta(settings, notes), errors)
         args.json.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2))

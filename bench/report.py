@@ -149,6 +149,17 @@ def _memory_rows(fastapi: TargetRun | None, broker: TargetRun | None) -> list[Ro
     ]
 
 
+def print_results(rows: list[Row], notes: list[str], errors: list[str]) -> None:
+    """The table, then notes, then (loudly) any errors: a bench with errors has untrustworthy figures."""
+    print(format_table(rows))
+    for note in notes:
+        print(f"note: {note}")
+    if errors:
+        print("\n" + "!" * 78 + "\n!!! THE BENCH HAD ERRORS: figures above are not trustworthy\n" + "!" * 78)
+        for error in errors:
+            print(f"error: {error}")
+
+
 def format_table(rows: list[Row]) -> str:
     header = Row("scenario", "figure", "baseline(s)", "ratio", "target", "vs target")
     table = [astuple(row) for row in (header, *rows)]

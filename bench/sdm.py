@@ -20,7 +20,7 @@ import orjson
 
 from bench.context_server import ContextServer, serve_context
 from bench.payloads import Batch, make_batches
-from bench.report import Row, format_table, to_json
+from bench.report import Row, print_results, to_json
 from bench.runner import BROKER_APP, Settings, Target, TargetRun, _upsert, app_exists, progress
 from bench.servers import ServerFailed, run_server
 from bench.wrk import WrkSettings
@@ -114,13 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     notes = [f"{run.target.label}: {note}" for run in runs.values() for note in run.notes]
     errors = [error for run in runs.values() for error in run.errors]
     rows = sdm_rows(runs, settings)
-    print(format_table(rows))
-    for note in notes:
-        print(f"note: {note}")
-    if errors:
-        print("\n" + "!" * 78 + "\n!!! THE BENCH HAD ERRORS: figures above are not trustworthy\n" + "!" * 78)
-        for error in errors:
-            print(f"error: {error}")
+    print_results(rows, notes, errors)
     if args.json:
         meta = {
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
