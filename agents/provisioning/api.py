@@ -152,6 +152,11 @@ async def about(request: Request) -> Response:
     )
 
 
+async def health(request: Request) -> Response:
+    """Liveness: the process serves HTTP (readiness, /ready, also needs the outbox writer)."""
+    return json_response({"status": "ok"})
+
+
 async def ready(request: Request) -> Response:
     agent = _agent(request)
     if agent.outbox.alive():
@@ -169,6 +174,7 @@ ROUTES = [
     Route("/iot/devices", devices, methods=["GET", "POST"]),
     Route("/iot/devices/{device_id}", device, methods=["GET", "PUT", "DELETE"]),
     Route("/iot/about", about, methods=["GET"]),
+    Route("/health", health, methods=["GET"]),
     Route("/ready", ready, methods=["GET"]),
     Route("/metrics", metrics, methods=["GET"]),
 ]

@@ -140,7 +140,8 @@ def test_fiware_headers_are_mandatory(platform) -> None:
     }
 
 
-def test_about_ready_and_metrics(platform) -> None:
+def test_about_health_ready_and_metrics(platform) -> None:
     assert "libVersion" in httpx.get(platform.north + "/iot/about").json()
+    assert httpx.get(platform.north + "/health").json() == {"status": "ok"}
     assert httpx.get(platform.north + "/ready").json()["status"] == "ready"
     assert "verbund_agents_outbox_pending" in httpx.get(platform.north + "/metrics").text
