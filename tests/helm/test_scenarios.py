@@ -7,7 +7,7 @@ import base64
 import re
 from typing import Any
 
-from tests.helm.chart import NAMESPACE, PREFIX, scenario
+from tests.helm.chart import NAMESPACE, PREFIX, render, scenario
 
 BROKER = f"{PREFIX}-broker"
 SVC = f"{NAMESPACE}.svc.cluster.local"
@@ -69,10 +69,18 @@ def test_default_broker_connects_to_every_member_as_the_application_user() -> No
     assert names.index("MONGODB_PASSWORD") < names.index("VERBUND_STORE_URL")
 
 
-def test_the_init_job_initiates_the_replica_set_after_install_and_upgrade() -> None:
+def _init_job(manifests) -> dict:
+    (job,) = manifests.of_kind("Job")
+    return job
+
+
+def test_the_init_job_initiates_the_replica_set_alongside_the_install() -> None:
     manifests = scenario("default")
-    job = manifests.get("Job", f"{PREFIX}-mongodb-init")
-    assert job["metadata"]["annotations"]["helm.sh/hook"] == "post-install,post-upgrade"
+    job = _init_job(manifests)
+    # not a hook: `helm install --wait` runs post-install hooks only once everything is ready, and the
+    # broker is ready only once the replica set is initiated
+    assert "helm.sh/hook" not in job["metadata"].get("annotations", {})
+    assert re.fullmatch(rf"{PREFIX}-mongodb-init-[0-9a-f]{{8}}", job["metadata"]["name"])
     env = manifests.pod("mongodb-init").env("init-replicaset")
     assert env["MEMBERS"]["value"].count(",") == 2
     assert env["REPLICA_SET"]["value"] == "rs0"
@@ -80,6 +88,23 @@ def test_the_init_job_initiates_the_replica_set_after_install_and_upgrade() -> N
     assert "rs.initiate(" in scripts["initiate.js"]
     assert "createUser" in scripts["reconcile.js"] and "readWriteAnyDatabase" in scripts["reconcile.js"]
     assert "/scripts/initiate.js" in scripts["init.sh"] and "/scripts/reconcile.js" in scripts["init.sh"]
+
+
+def test_the_init_job_runs_again_when_the_members_change() -> None:
+    """A Job cannot be changed in place: a new member count must make a new Job (which adds the members)."""
+    values = {"mongodb": {"bundled": {"auth": {"existingSecret": "mongo-credentials"}}}}
+    three = _init_job(render(values))["metadata"]["name"]
+    assert _init_job(render(values))["metadata"]["name"] == three
+    values["mongodb"]["bundled"]["replicas"] = 5
+    assert _init_job(render(values))["metadata"]["name"] != three
+
+
+def test_long_release_names_still_fit() -> None:
+    manifests = render({"fullnameOverride": "x" * 80})
+    for document in manifests.documents:
+        assert len(document["metadata"]["name"]) <= 63, document["metadata"]["name"]
+    # a StatefulSet's controller-revision-hash label is its name and 11 more characters
+    assert all(len(s["metadata"]["name"]) <= 52 for s in manifests.of_kind("StatefulSet"))
 
 
 def test_bundled_mongodb_follows_its_values() -> None:

@@ -94,7 +94,8 @@ spec:
               value: {{ include "verbund.brokerUrl" $ctx | quote }}
             - name: VERBUND_{{ $env }}_NOTIFY_URL
               value: {{ include "verbund.consumer.notifyUrl" $sel | quote }}
-            {{- with include "verbund.consumer.publicUrl" $sel }}
+            {{- /* the dashboard's links are relative; the catalog publishes absolute URIs */}}
+            {{- with and (eq $service "catalog") (include "verbund.consumer.publicUrl" $sel) }}
             - name: VERBUND_{{ $env }}_PUBLIC_URL
               value: {{ . | quote }}
             {{- end }}

@@ -5,16 +5,17 @@
 {{- end }}
 
 {{/* <release>-verbund, or the release name alone when it already says verbund; short enough for the
-component suffixes (the longest, "-mongodb-headless", needs 17 characters of the 63). */}}
+component suffixes: a StatefulSet name may have 52 characters (its revision label adds 11), and
+"-mongodb" takes 8. */}}
 {{- define "verbund.fullname" -}}
 {{- if .Values.fullnameOverride }}
-{{- .Values.fullnameOverride | trunc 46 | trimSuffix "-" }}
+{{- .Values.fullnameOverride | trunc 44 | trimSuffix "-" }}
 {{- else }}
 {{- $name := default .Chart.Name .Values.nameOverride }}
 {{- if contains $name .Release.Name }}
-{{- .Release.Name | trunc 46 | trimSuffix "-" }}
+{{- .Release.Name | trunc 44 | trimSuffix "-" }}
 {{- else }}
-{{- printf "%s-%s" .Release.Name $name | trunc 46 | trimSuffix "-" }}
+{{- printf "%s-%s" .Release.Name $name | trunc 44 | trimSuffix "-" }}
 {{- end }}
 {{- end }}
 {{- end }}
