@@ -25,9 +25,11 @@ from broker_adapter.storage.port import (
     Change,
     ContextRecord,
     EntityQuery,
+    ItemResult,
     Outcome,
     QueryResult,
     TypeSummary,
+    WriteItem,
 )
 from broker_adapter.storage.sqlite import discovery, geo_index, number_index, query_plan, query_sql
 from broker_adapter.storage.sqlite.codec import entity_from_row, entity_to_row
@@ -174,38 +176,53 @@ class SqliteStore:
         return entity_from_row(rows[0][0]) if rows else None
 
     def apply(self, tenant: Tenant, changes: Sequence[Change]) -> list[Outcome]:
-        outcomes: list[Outcome] = []
         with self._write() as conn:
-            if tenant != DEFAULT_TENANT:
-                conn.execute(
-                    "INSERT OR IGNORE INTO tenants (name, created_at) VALUES (?, datetime('now'))", (tenant,)
-                )
-            working: dict[EntityId, ExpandedEntity | None] = {}
-            stored: dict[EntityId, ExpandedEntity | None] = {}
-            missing = {c.entity_id for c in changes}
-            for start in range(0, len(missing), 500):
-                chunk = list(missing)[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                for entity_id, doc in conn.execute(
-                    f"SELECT id, doc FROM entities WHERE tenant = ? AND id IN ({marks})", (tenant, *chunk)
-                ):
-                    stored[entity_id] = entity_from_row(doc)
-            for change in changes:
-                eid = change.entity_id
-                before = working[eid] if eid in working else stored.get(eid)
+            return self._apply_in(conn, tenant, changes)
+
+    def apply_group(self, items: Sequence[WriteItem]) -> list[ItemResult]:
+        """One transaction, one savepoint per item: concurrent writers share a single fsync."""
+        results: list[ItemResult] = []
+        with self._write() as conn:
+            for tenant, changes in items:
+                conn.execute("SAVEPOINT item")
                 try:
-                    after = change.apply(before)
-                except NgsiLdError as exc:
-                    outcomes.append(Outcome(eid, before=before, error=exc))
-                    continue
-                working[eid] = after
-                outcomes.append(Outcome(eid, before=before, after=after))
-            self._write_entities(conn, tenant, stored, working)
-            changed = [
-                (stored.get(eid), after) for eid, after in working.items() if after is not stored.get(eid)
-            ]
-            for hook in self.write_hooks:
-                hook(conn, tenant, changed)
+                    results.append(self._apply_in(conn, tenant, changes))
+                except Exception as exc:  # this item fails alone
+                    conn.execute("ROLLBACK TO item")
+                    results.append(exc)
+                conn.execute("RELEASE item")
+        return results
+
+    def _apply_in(self, conn: sqlite3.Connection, tenant: Tenant, changes: Sequence[Change]) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        if tenant != DEFAULT_TENANT:
+            conn.execute(
+                "INSERT OR IGNORE INTO tenants (name, created_at) VALUES (?, datetime('now'))", (tenant,)
+            )
+        working: dict[EntityId, ExpandedEntity | None] = {}
+        stored: dict[EntityId, ExpandedEntity | None] = {}
+        missing = {c.entity_id for c in changes}
+        for start in range(0, len(missing), 500):
+            chunk = list(missing)[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for entity_id, doc in conn.execute(
+                f"SELECT id, doc FROM entities WHERE tenant = ? AND id IN ({marks})", (tenant, *chunk)
+            ):
+                stored[entity_id] = entity_from_row(doc)
+        for change in changes:
+            eid = change.entity_id
+            before = working[eid] if eid in working else stored.get(eid)
+            try:
+                after = change.apply(before)
+            except NgsiLdError as exc:
+                outcomes.append(Outcome(eid, before=before, error=exc))
+                continue
+            working[eid] = after
+            outcomes.append(Outcome(eid, before=before, after=after))
+        self._write_entities(conn, tenant, stored, working)
+        changed = [(stored.get(eid), after) for eid, after in working.items() if after is not stored.get(eid)]
+        for hook in self.write_hooks:
+            hook(conn, tenant, changed)
         return outcomes
 
     def _write_entities(
