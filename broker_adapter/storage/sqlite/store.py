@@ -3,14 +3,17 @@
 Durability: every `apply` is one IMMEDIATE transaction committed before it returns, with
 `synchronous=FULL` by default, so an acknowledged write survives kill -9 and power loss.
 Each thread gets its own connection (SQLite connections are not shared across threads); writers
-are serialised in-process by a lock and across processes by SQLite's own lock (busy_timeout).
+are serialised in-process by a lock and across processes by a lock file (WriterLock), then SQLite's lock.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -55,6 +58,40 @@ def _regexp(pattern: str, value: str | None) -> bool:
     return compiled.search(value) is not None
 
 
+class WriterLock:
+    """Writers of other processes on the same file (the notifier process, CLI commands) take turns here
+    before SQLite's own lock: SQLite's busy handler sleeps up to 100 ms between tries when a write lock
+    is taken, while this lock is retried every fraction of a millisecond, so a short transaction in one
+    process does not stall the other's writes."""
+
+    def __init__(self, path: Path, timeout_ms: int) -> None:
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        self._timeout = timeout_ms / 1000
+
+    def __enter__(self) -> None:
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            pass
+        deadline, pause = time.monotonic() + self._timeout, 0.0001
+        while True:
+            time.sleep(pause)
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise StoreUnavailable("the SQLite store is locked by another process") from None
+                pause = min(pause * 2, 0.001)
+
+    def __exit__(self, *exc: object) -> None:
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
 class SqliteStore:
     def __init__(self, path: str | Path, *, synchronous: str = "FULL", busy_timeout_ms: int = 10_000) -> None:
         if synchronous not in ("FULL", "NORMAL", "EXTRA"):
@@ -65,6 +102,7 @@ class SqliteStore:
         self._busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
         self._write_lock = threading.Lock()
+        self._process_lock = WriterLock(self.path.with_name(self.path.name + ".writelock"), busy_timeout_ms)
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
         # Called inside every entity write transaction with the (before, after) pairs that changed:
@@ -108,7 +146,7 @@ class SqliteStore:
             # (in the broker: the one writer thread) gets a larger page cache than readers.
             conn.execute(f"PRAGMA cache_size=-{WRITER_CACHE_KIB}")
             self._local.writer = True
-        with self._write_lock:
+        with self._write_lock, self._process_lock:
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
@@ -157,6 +195,7 @@ class SqliteStore:
                 conn.close()
             self._all.clear()
         self._local = threading.local()
+        self._process_lock.close()
 
     def ping(self) -> None:
         self._read("SELECT 1")
