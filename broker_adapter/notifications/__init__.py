@@ -28,7 +28,11 @@ async def start(state: Any, settings: Settings, store: Any, resolver: ContextRes
     from broker_adapter.api.subscriptions import Notifications
 
     notify_store = open_notify_store(store)
-    policy = EndpointPolicy(settings.notify_allowed_hosts, settings.notify_trusted_tenants)
+    from broker_adapter.registry.feed_config import trusted_urls
+
+    policy = EndpointPolicy(
+        settings.notify_allowed_hosts, settings.notify_trusted_tenants, trusted_urls(settings.feeds)
+    )
     state.notifications = Notifications(notify_store, policy)
     dispatcher = Dispatcher(settings, notify_store, resolver, policy)
     await dispatcher.start()
