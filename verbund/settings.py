@@ -58,6 +58,10 @@ class Settings:
     agents_timeout: float = 10.0  # seconds per upsert request
     agents_retry_max: float = 10.0  # longest pause between retries while the broker is unreachable
     agents_expression_max_length: int = 4096
+    # municipalities and access (issue 9): the services each registered municipality feeds
+    # ("catalog=URL,dashboard=URL") and the secret their per-tenant feed tokens derive from (verbund/feeds.py)
+    feeds: str = ""
+    feed_secret: str = ""
 
     def __post_init__(self) -> None:
         if self.log_level not in _LOG_LEVELS:

@@ -32,7 +32,11 @@ async def start(
     from broker_adapter.api.subscriptions import Notifications
 
     notify_store = open_notify_store(store)
-    policy = EndpointPolicy(settings.notify_allowed_hosts, settings.notify_trusted_tenants)
+    from broker_adapter.registry.feed_config import trusted_urls
+
+    policy = EndpointPolicy(
+        settings.notify_allowed_hosts, settings.notify_trusted_tenants, trusted_urls(settings.feeds)
+    )
     state.notifications = Notifications(notify_store, policy)
     if settings.notify_process == "separate":
         notifier = NotifierProcess(settings)

@@ -184,6 +184,28 @@ class Store(Protocol):
     def touch_context(self, context_id: str, when: str) -> None:
         """Count one use of a stored context (hits, last_usage); best effort."""
 
+    # municipality registry and credentials (records are JSON objects, as the admin API shows them) -----
+    def get_municipality(self, tenant: Tenant) -> dict[str, Any] | None: ...
+
+    def list_municipalities(self) -> list[dict[str, Any]]:
+        """Every record (active and retired), ordered by tenant."""
+
+    def put_municipality(self, record: dict[str, Any], *, create: bool = False) -> None:
+        """Insert or replace by record["tenant"] and create that tenant; with create, AlreadyExists when a
+        record for the tenant exists."""
+
+    def get_credential(self, credential_id: str) -> dict[str, Any] | None: ...
+
+    def list_credentials(self) -> list[dict[str, Any]]:
+        """Every credential record (including revoked and expired ones), ordered by id."""
+
+    def put_credential(self, record: dict[str, Any]) -> None:
+        """Insert or replace by record["id"] (revocation is a replace with revokedAt set)."""
+
+    def purge_tenant(self, tenant: Tenant) -> int:
+        """Delete everything stored in a tenant (entities, history, subscriptions and their pending
+        notifications, tenant settings) and the tenant itself; the municipality record and credentials stay.
+        Returns the number of entities deleted."""
 
 def apply_each(store: Store, items: Sequence[WriteItem]) -> list[ItemResult]:
     """`apply_group` as one `apply` per item, for adapters that gain nothing from grouping."""

@@ -34,7 +34,7 @@ from broker_adapter.storage.port import (
     TypeSummary,
     WriteItem,
 )
-from broker_adapter.storage.sqlite import discovery, geo_index, number_index, query_plan, query_sql
+from broker_adapter.storage.sqlite import discovery, geo_index, number_index, query_plan, query_sql, registry
 from broker_adapter.storage.sqlite.codec import entity_from_row, entity_to_row
 from broker_adapter.storage.sqlite.history import SqliteHistory
 from broker_adapter.storage.sqlite.schema import MIGRATIONS
@@ -406,6 +406,35 @@ class SqliteStore:
             conn.execute(
                 "UPDATE contexts SET hits = hits + 1, last_usage = ? WHERE id = ?", (when, context_id)
             )
+
+    # municipality registry and credentials -----------------------------------------------------------
+    def get_municipality(self, tenant: Tenant) -> dict[str, Any] | None:
+        rows = self._read("SELECT doc FROM municipalities WHERE tenant = ?", (tenant,))
+        return registry.records(rows)[0] if rows else None
+
+    def list_municipalities(self) -> list[dict[str, Any]]:
+        return registry.records(self._read("SELECT doc FROM municipalities ORDER BY tenant"))
+
+    def put_municipality(self, record: dict[str, Any], *, create: bool = False) -> None:
+        with self._write() as conn:
+            registry.put_municipality(conn, record, create)
+
+    def get_credential(self, credential_id: str) -> dict[str, Any] | None:
+        rows = self._read("SELECT doc FROM credentials WHERE id = ?", (credential_id,))
+        return registry.records(rows)[0] if rows else None
+
+    def list_credentials(self) -> list[dict[str, Any]]:
+        return registry.records(self._read("SELECT doc FROM credentials ORDER BY id"))
+
+    def put_credential(self, record: dict[str, Any]) -> None:
+        with self._write() as conn:
+            registry.put_credential(conn, record)
+
+    def purge_tenant(self, tenant: Tenant) -> int:
+        with self._write() as conn:
+            deleted = registry.purge_tenant(conn, tenant)
+            self.history.forget_keys()
+        return deleted
 
 
 def _context_record(row: tuple) -> ContextRecord:

@@ -224,3 +224,58 @@ def test_tenant_settings_are_per_tenant_json_values(store: Store) -> None:
     assert store.get_tenant_setting("b", "sdm_policy") == "warn"
     store.set_tenant_setting("a", "sdm_policy", None)
     assert store.get_tenant_setting("a", "sdm_policy") is None
+
+
+# municipality registry and credentials ---------------------------------------------------------------------
+
+
+def test_municipalities_are_stored_listed_and_replaced(store: Store) -> None:
+    kl = {
+        "tenant": "kaiserslautern",
+        "name": "Stadt Kaiserslautern",
+        "regions": ["suedwest"],
+        "openData": True,
+    }
+    kusel = {"tenant": "kusel", "name": "Kusel", "regions": []}
+    store.put_municipality(kusel, create=True)
+    store.put_municipality(kl, create=True)
+    assert store.get_municipality("kaiserslautern") == kl
+    assert store.get_municipality("linz") is None
+    assert [r["tenant"] for r in store.list_municipalities()] == ["kaiserslautern", "kusel"]
+    assert store.tenant_exists("kusel")  # registering creates the tenant
+    with pytest.raises(AlreadyExists):
+        store.put_municipality({**kusel, "name": "Other"}, create=True)
+    store.put_municipality({**kusel, "status": "retired"})
+    assert store.get_municipality("kusel") == {**kusel, "status": "retired"}
+
+
+def test_credentials_are_stored_by_id(store: Store) -> None:
+    key = {"id": "k1", "role": "reader", "tenants": ["kusel"], "hash": "ab" * 32, "revokedAt": None}
+    store.put_credential(key)
+    store.put_credential({**key, "id": "k0"})
+    assert store.get_credential("k1") == key
+    assert store.get_credential("nope") is None
+    store.put_credential({**key, "revokedAt": "2026-11-25T10:00:00Z"})
+    assert [c["id"] for c in store.list_credentials()] == ["k0", "k1"]
+    assert store.get_credential("k1")["revokedAt"] == "2026-11-25T10:00:00Z"
+
+
+def test_purge_tenant_deletes_its_data_and_nothing_else(store: Store) -> None:
+    for tenant in ("gone", "kept"):
+        store.apply(
+            tenant, [Change("urn:x:1", put(entity("urn:x:1"))), Change("urn:x:2", put(entity("urn:x:2")))]
+        )
+        store.set_tenant_setting(tenant, "sdm_policy", "warn")
+    store.put_municipality({"tenant": "gone", "name": "Gone"})
+    assert store.purge_tenant("gone") == 2
+    assert not store.tenant_exists("gone")
+    assert store.get_entity("gone", "urn:x:1") is None
+    assert store.get_tenant_setting("gone", "sdm_policy") is None
+    assert store.history.get_entity("gone", "urn:x:1") is None
+    assert store.get_municipality("gone") == {"tenant": "gone", "name": "Gone"}
+    assert store.get_entity("kept", "urn:x:2") is not None
+    assert store.get_tenant_setting("kept", "sdm_policy") == "warn"
+    assert store.history.get_entity("kept", "urn:x:1") is not None
+    # the tenant can start again from nothing
+    store.apply("gone", [Change("urn:x:3", put(entity("urn:x:3")))])
+    assert [e["id"] for e in store.query("gone", EntityQuery()).entities] == ["urn:x:3"]
