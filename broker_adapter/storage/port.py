@@ -207,6 +207,7 @@ class Store(Protocol):
         notifications, tenant settings) and the tenant itself; the municipality record and credentials stay.
         Returns the number of entities deleted."""
 
+
 def apply_each(store: Store, items: Sequence[WriteItem]) -> list[ItemResult]:
     """`apply_group` as one `apply` per item, for adapters that gain nothing from grouping."""
     results: list[ItemResult] = []
