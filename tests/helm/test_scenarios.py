@@ -286,8 +286,10 @@ def test_without_ingress_there_is_none_and_notes_say_how_to_reach_the_broker() -
 
 def test_notes_tell_how_to_create_the_first_municipality() -> None:
     notes = scenario("default").notes
-    assert f"kubectl -n {NAMESPACE} exec deploy/{BROKER} -- verbund municipality add kaiserslautern" in notes
-    assert "POST" in notes and "/verbund/v1/municipalities" in notes
+    assert f'kubectl -n {NAMESPACE} exec deploy/{BROKER} -- env VERBUND_TOKEN="$ADMIN_KEY"' in notes
+    assert "verbund municipality add kaiserslautern" in notes
+    assert "curl -X POST http://127.0.0.1:1026/verbund/v1/municipalities" in notes  # after the port-forward
+    assert "cat /data/admin.key" in notes  # where the first admin key is
     # and that the consumers lack a broker credential
     assert "catalog.brokerToken" in notes and "dashboard.brokerToken" in notes
     assert "catalog.brokerToken" not in scenario("ingress-tls").notes
