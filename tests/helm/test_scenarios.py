@@ -186,20 +186,22 @@ def test_services_are_wired_to_each_other_inside_the_cluster() -> None:
     config = manifests.get("ConfigMap", f"{PREFIX}-config")["data"]
     assert config["VERBUND_HOST"] == "0.0.0.0" and config["VERBUND_DATA_DIR"] == "/data"
     assert config["VERBUND_PUBLIC_URL"] == broker_url
-    feeds = manifests.pod("broker").env("broker")["VERBUND_FEEDS"]["value"]
-    catalog_notify = f"http://{PREFIX}-catalog.{SVC}:8080/notify"
-    dashboard_notify = f"http://{PREFIX}-dashboard.{SVC}:8080/dashboard/notify"
-    assert feeds == f"catalog={catalog_notify},dashboard={dashboard_notify}"
-    for service, notify in (("catalog", catalog_notify), ("dashboard", dashboard_notify)):
+    # the broker feeds every registered municipality to the services' in-cluster URLs (and trusts exactly
+    # those although they are private addresses); the dashboard finds its own URL there
+    catalog_notify = f"http://{PREFIX}-catalog.{SVC}:1030/notify"
+    dashboard_notify = f"http://{PREFIX}-dashboard.{SVC}:8090/dashboard/notify"
+    assert config["VERBUND_FEEDS"] == f"catalog={catalog_notify},dashboard={dashboard_notify}"
+    catalog = manifests.pod("catalog").env("catalog")
+    assert catalog["VERBUND_CATALOG_NOTIFY_URL"]["value"] == catalog_notify
+    feed_secret = manifests.pod("broker").env("broker")["VERBUND_FEED_SECRET"]["valueFrom"]
+    for service, port in (("catalog", 1030), ("dashboard", 8090)):
         env = manifests.pod(service).env(service)
         prefix = f"VERBUND_{service.upper()}"
         assert env[f"{prefix}_BROKER_URL"]["value"] == broker_url
-        assert env[f"{prefix}_NOTIFY_URL"]["value"] == notify
+        assert env[f"{prefix}_PORT"]["value"] == str(port)
         # the broker signs the feed with the secret the service checks it with
-        assert (
-            env[f"{prefix}_FEED_SECRET"]["valueFrom"]
-            == manifests.pod("broker").env("broker")["VERBUND_FEED_SECRET"]["valueFrom"]
-        )
+        assert env["VERBUND_FEED_SECRET"]["valueFrom"] == feed_secret
+        assert manifests.get("Service", f"{PREFIX}-{service}")["spec"]["ports"][0]["port"] == port
     assert len(_secret_value(manifests, f"{PREFIX}-feeds", "feed-secret")) >= 32
 
 

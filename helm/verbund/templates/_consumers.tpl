@@ -12,6 +12,15 @@ subscription (verbund/feeds.py), reading the broker with a reader credential.
 {{- if eq .service "dashboard" }}/dashboard{{ end }}
 {{- end }}
 
+{{/* Probe paths. Neither service answers /ready yet: readiness asks /health until they do. */}}
+{{- define "verbund.consumer.healthPath" -}}
+{{- include "verbund.consumer.pathPrefix" . }}/health
+{{- end }}
+
+{{- define "verbund.consumer.readyPath" -}}
+{{- include "verbund.consumer.pathPrefix" . }}/health
+{{- end }}
+
 {{- define "verbund.consumer.notifyUrl" -}}
 {{- printf "%s%s/notify" (include "verbund.consumer.url" .) (include "verbund.consumer.pathPrefix" .) }}
 {{- end }}
@@ -92,33 +101,31 @@ spec:
               value: {{ $values.port | quote }}
             - name: VERBUND_{{ $env }}_BROKER_URL
               value: {{ include "verbund.brokerUrl" $ctx | quote }}
-            - name: VERBUND_{{ $env }}_NOTIFY_URL
+            {{- if eq $service "catalog" }}
+            - name: VERBUND_CATALOG_NOTIFY_URL
               value: {{ include "verbund.consumer.notifyUrl" $sel | quote }}
+            {{- end }}
             {{- /* the dashboard's links are relative; the catalog publishes absolute URIs */}}
             {{- with and (eq $service "catalog") (include "verbund.consumer.publicUrl" $sel) }}
             - name: VERBUND_{{ $env }}_PUBLIC_URL
               value: {{ . | quote }}
             {{- end }}
-            - name: VERBUND_{{ $env }}_FEED_SECRET
-              valueFrom:
-                secretKeyRef:
-                  name: {{ include "verbund.feedSecretName" $ctx }}
-                  key: feed-secret
+            {{- include "verbund.feedSecretEnv" $ctx | nindent 12 }}
             {{- include "verbund.brokerTokenEnv" $sel | nindent 12 }}
             {{- with $values.extraEnv }}
             {{- include "verbund.envMap" . | nindent 12 }}
             {{- end }}
           startupProbe:
-            httpGet: {path: {{ include "verbund.consumer.pathPrefix" $sel }}/health, port: http}
+            httpGet: {path: {{ include "verbund.consumer.healthPath" $sel }}, port: http}
             periodSeconds: 2
             failureThreshold: 60
           livenessProbe:
-            httpGet: {path: {{ include "verbund.consumer.pathPrefix" $sel }}/health, port: http}
+            httpGet: {path: {{ include "verbund.consumer.healthPath" $sel }}, port: http}
             periodSeconds: 10
             timeoutSeconds: 3
             failureThreshold: 3
           readinessProbe:
-            httpGet: {path: {{ include "verbund.consumer.pathPrefix" $sel }}/ready, port: http}
+            httpGet: {path: {{ include "verbund.consumer.readyPath" $sel }}, port: http}
             periodSeconds: 5
             timeoutSeconds: 3
           resources:
