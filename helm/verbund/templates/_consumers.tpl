@@ -111,7 +111,7 @@ spec:
               value: {{ . | quote }}
             {{- end }}
             {{- include "verbund.feedSecretEnv" $ctx | nindent 12 }}
-            {{- include "verbund.brokerTokenEnv" $sel | nindent 12 }}
+            {{- with include "verbund.brokerTokenEnv" $sel }}{{- . | nindent 12 }}{{- end }}
             {{- with $values.extraEnv }}
             {{- include "verbund.envMap" . | nindent 12 }}
             {{- end }}
@@ -145,7 +145,7 @@ spec:
           emptyDir:
             sizeLimit: 1Gi
           {{- end }}
-      {{- include "verbund.podScheduling" $values | nindent 6 }}
+      {{- with include "verbund.podScheduling" $values }}{{- . | nindent 6 }}{{- end }}
 {{- end }}
 
 {{- define "verbund.consumer.service" -}}
