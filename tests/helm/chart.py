@@ -67,7 +67,7 @@ SCENARIOS: dict[str, dict[str, Any]] = {
             "agents": {"host": "iot.verbund.example"},
             "catalog": {"host": "opendata.verbund.example"},
         },
-        "catalog": {"brokerToken": {"value": "catalog-reader-key"}},
+        "catalog": {"brokerToken": {"value": "catalog-reader-key"}, "ckan": {"existingSecret": "ckan-keys"}},
         "dashboard": {"brokerToken": {"existingSecret": "dashboard-token"}},
     },
     "mqtt": {

@@ -264,6 +264,16 @@ def test_public_urls_follow_the_ingress() -> None:
     catalog = manifests.pod("catalog").env("catalog")
     assert catalog["VERBUND_CATALOG_PUBLIC_URL"]["value"] == "https://opendata.verbund.example"
     assert _secret_value(manifests, f"{PREFIX}-broker-tokens", "catalog") == "catalog-reader-key"
+    # the CKAN push configuration (API keys) is a file from the operator's Secret
+    ckan = manifests.pod("catalog")
+    assert catalog["VERBUND_CATALOG_CKAN_CONFIG"]["value"] == "/etc/verbund/ckan/ckan.json"
+    assert ckan.volume("ckan")["secret"] == {
+        "secretName": "ckan-keys",
+        "items": [{"key": "ckan.json", "path": "ckan.json"}],
+    }
+    assert {"name": "ckan", "mountPath": "/etc/verbund/ckan", "readOnly": True} in ckan.container("catalog")[
+        "volumeMounts"
+    ]
     dashboard = manifests.pod("dashboard").env("dashboard")
     assert dashboard["VERBUND_DASHBOARD_BROKER_TOKEN"]["valueFrom"]["secretKeyRef"] == {
         "name": "dashboard-token",

@@ -104,6 +104,10 @@ spec:
             {{- if eq $service "catalog" }}
             - name: VERBUND_CATALOG_NOTIFY_URL
               value: {{ include "verbund.consumer.notifyUrl" $sel | quote }}
+            {{- if $values.ckan.existingSecret }}
+            - name: VERBUND_CATALOG_CKAN_CONFIG
+              value: /etc/verbund/ckan/ckan.json
+            {{- end }}
             {{- end }}
             {{- /* the dashboard's links are relative; the catalog publishes absolute URIs */}}
             {{- with and (eq $service "catalog") (include "verbund.consumer.publicUrl" $sel) }}
@@ -135,8 +139,18 @@ spec:
           volumeMounts:
             - {name: tmp, mountPath: /tmp}
             - {name: data, mountPath: /data}
+            {{- if and (eq $service "catalog") $values.ckan.existingSecret }}
+            - {name: ckan, mountPath: /etc/verbund/ckan, readOnly: true}
+            {{- end }}
       volumes:
         {{- include "verbund.tmpVolume" $ctx | nindent 8 }}
+        {{- if and (eq $service "catalog") $values.ckan.existingSecret }}
+        - name: ckan
+          secret:
+            secretName: {{ $values.ckan.existingSecret }}
+            items:
+              - {key: ckan.json, path: ckan.json}
+        {{- end }}
         - name: data
           {{- if $persistent }}
           persistentVolumeClaim:
