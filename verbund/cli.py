@@ -206,13 +206,10 @@ def run_platform(settings: Settings, *, with_broker: bool = True) -> None:
     if with_broker:
         from broker_adapter.api.app import create_app
         from catalog.app import create_app as create_catalog
-        from catalog.config import MOUNT_PATH, catalog_config
+        from catalog.config import MOUNT_PATH
         from verbund.mounts import PathDispatch
 
-        # The catalog under /catalog on the broker's port; the broker may notify exactly its /notify.
-        notify_url = catalog_config(settings, mounted=True).notify_url
-        allowed = ",".join(h for h in (settings.notify_allowed_hosts, notify_url) if h)
-        settings = settings.with_overrides(notify_allowed_hosts=allowed)
+        # The catalog under /catalog on the broker's port.
         catalog_app = create_catalog(settings, mounted=True)
         mounted.append(catalog_app)
         broker_app = PathDispatch(create_app(settings), {MOUNT_PATH: catalog_app})

@@ -3,8 +3,7 @@
 By default an endpoint whose host is (or resolves to) a loopback, private, link-local, multicast,
 reserved or unspecified address is refused, so a subscription cannot make the broker call into the
 network it runs in. Operators allow specific hosts, IPs or networks (`notify_allowed_hosts`, e.g.
-"127.0.0.1,10.0.5.0/24,catalog.internal"), or exactly one endpoint by its URL (an entry with "://", as
-`verbund serve` allows its own catalog's /notify), and exempt the platform's own tenants
+"127.0.0.1,10.0.5.0/24,catalog.internal") and exempt the platform's own tenants
 (`notify_trusted_tenants`). The check runs when a subscription is written (a clear 400) and again before
 each delivery, because DNS answers change.
 """
@@ -33,12 +32,8 @@ def _split(raw: str) -> list[str]:
 class EndpointPolicy:
     def __init__(self, allowed_hosts: str = "", trusted_tenants: str = "") -> None:
         self._hosts: set[str] = set()
-        self._endpoints: set[str] = set()
         self._networks: list[IpNetwork] = []
         for item in _split(allowed_hosts):
-            if "://" in item:
-                self._endpoints.add(item)
-                continue
             try:
                 self._networks.append(ipaddress.ip_network(item, strict=False))
             except ValueError:
@@ -59,7 +54,7 @@ class EndpointPolicy:
 
     def check(self, uri: str, tenant: Tenant) -> None:
         """Raise EndpointRefused unless `tenant` may send notifications to `uri` (may resolve DNS)."""
-        if tenant in self._trusted or uri in self._endpoints:
+        if tenant in self._trusted:
             return
         host = (urlsplit(uri).hostname or "").lower()
         if not host:
