@@ -94,14 +94,16 @@ class DatasetView:
     def description_de(self) -> str:
         return (
             f"Aktuelle und historische {self.info.about_de} von {self.municipality.name}: "
-            f"{self.row.count} NGSI-LD-Entitäten des Smart Data Model {self.type}, laufend aktualisiert."
+            f"{self.row.count} NGSI-LD-{'Entität' if self.row.count == 1 else 'Entitäten'} des Smart Data "
+            f"Model {self.type}, laufend aktualisiert."
         )
 
     @property
     def description_en(self) -> str:
         return (
             f"Current and historical {self.info.about_en} of {self.municipality.name}: "
-            f"{self.row.count} NGSI-LD entities of the Smart Data Model {self.type}, continuously updated."
+            f"{self.row.count} NGSI-LD {'entity' if self.row.count == 1 else 'entities'} of the Smart Data "
+            f"Model {self.type}, continuously updated."
         )
 
     @property

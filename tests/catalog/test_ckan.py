@@ -14,8 +14,9 @@ def extras(package: dict) -> dict[str, str]:
 def test_datasets_are_pushed_to_ckan_idempotently(platform: Platform) -> None:
     tenant, ckan = platform.ckan_tenant, platform.ckan
     slug = f"{tenant}-water-observed"
-    platform.register(tenant, municipality(tenant, name="Landkreis Kusel", kind="Landkreis", ags="07336000",
-                                           regionalschluessel=None, licenceAttribution="Landkreis Kusel"))  # fmt: skip
+    record = municipality(tenant, name="Landkreis Kusel", kind="Landkreis", ags="07336000",
+                          regionalschluessel=None, licenceAttribution="Landkreis Kusel")  # fmt: skip
+    platform.register(tenant, record)
     platform.upsert(
         tenant,
         water(1, 1.0, 7.40, 49.53, "2026-11-20T10:05:00Z"),

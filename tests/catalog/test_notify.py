@@ -45,6 +45,7 @@ def headers(tenant: str, *, token_tenant: str | None = None, secret: str = SECRE
     }
 
 
+OTHER = "urn:ngsi-ld:Subscription:other"
 FAR_AWAY = water(9, 9.9, 13.4, 52.5, "2026-11-25T10:00:00Z")  # in Berlin: must never reach the extent
 CASES: dict[str, tuple[Callable[[str], tuple[dict[str, str], bytes]], int]] = {
     "no token": (lambda t: ({TENANT_HEADER: t}, orjson.dumps(notification(FAR_AWAY))), 401),
@@ -55,12 +56,12 @@ CASES: dict[str, tuple[Callable[[str], tuple[dict[str, str], bytes]], int]] = {
     "NGSILD-Tenant differs": (
         lambda t: ({**headers(t), "NGSILD-Tenant": "other"}, orjson.dumps(notification(FAR_AWAY))), 401),
     "unknown subscription": (
-        lambda t: (headers(t), orjson.dumps(notification(FAR_AWAY, subscription="urn:ngsi-ld:Subscription:x"))),
+        lambda t: (headers(t), orjson.dumps(notification(FAR_AWAY, subscription=OTHER))),
         400),
     "not JSON": (lambda t: (headers(t), b'{"type": "Notification", "data": ['), 400),
     "not a notification": (lambda t: (headers(t), orjson.dumps([FAR_AWAY])), 400),
     "data not an array": (lambda t: (headers(t), orjson.dumps({**notification(), "data": FAR_AWAY})), 400),
-    "too large": (lambda t: (headers(t), orjson.dumps(notification(FAR_AWAY)) + b" " * (4 * 1024 * 1024)), 413),
+    "too large": (lambda t: (headers(t), orjson.dumps(notification(FAR_AWAY)) + b" " * 4 * 1024 * 1024), 413),
 }  # fmt: skip
 
 

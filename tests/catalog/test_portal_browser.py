@@ -45,9 +45,16 @@ def towns(platform: Platform) -> tuple[str, str]:
     """Two published municipalities: a city with water levels and traffic, a village with one gauge."""
     city, village = new_tenant("pc"), new_tenant("pv")
     platform.register(city, municipality(city, name=f"Stadt Portalstadt {city}"))
-    platform.register(village, municipality(village, name=f"Ortsgemeinde Portaldorf {village}", kind="Ortsgemeinde",
-                                            ags="07138045", regionalschluessel=None, area=None,
-                                            bbox=[7.25, 50.55, 7.32, 50.60]))  # fmt: skip
+    record = municipality(
+        village,
+        name=f"Ortsgemeinde Portaldorf {village}",
+        kind="Ortsgemeinde",
+        ags="07138045",
+        regionalschluessel=None,
+        area=None,
+        bbox=[7.25, 50.55, 7.32, 50.60],
+    )
+    platform.register(village, record)
     platform.upsert(
         city,
         water(1, 1.42, 7.75, 49.44, "2026-11-20T10:00:00Z"),
