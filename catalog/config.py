@@ -58,7 +58,7 @@ def catalog_config(settings: Settings, *, mounted: bool = False) -> CatalogConfi
         broker_url=broker_url,
         broker_public_url=(settings.public_url or broker_url).rstrip("/"),
         notify_url=settings.catalog_notify_url or f"{local}/notify",
-        feed_secret=settings.catalog_feed_secret or _stored_secret(data_dir / "catalog-feed.secret"),
+        feed_secret=settings.feed_secret or _stored_secret(data_dir / "feed.secret"),
         context_url=broker_url + CONTEXT_PATH,
         broker_token=settings.catalog_broker_token,
         data_dir=data_dir,
@@ -74,7 +74,8 @@ def catalog_config(settings: Settings, *, mounted: bool = False) -> CatalogConfi
 
 
 def _stored_secret(path: Path) -> str:
-    """A feed secret generated on first start and kept, so subscriptions stay valid across restarts."""
+    """A feed secret generated on first start and kept, so subscriptions stay valid across restarts (with
+    `verbund serve` the registry signs the feeds with it too)."""
     if path.exists():
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from verbund import __version__
+from verbund import __version__, municipality_cli
 from verbund.settings import Settings, load_settings
 
 DESCRIPTION = """\
@@ -79,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_agent_options(agents)
     agents.add_argument("--broker-url", dest="agents_broker_url", help="NGSI-LD broker to feed")
     _add_sdm_commands(sub)
+    municipality_cli.add_commands(sub)
     _add_catalog_command(sub)
     sub.add_parser("version", help="print the version")
     return parser
@@ -206,10 +207,16 @@ def run_platform(settings: Settings, *, with_broker: bool = True) -> None:
     if with_broker:
         from broker_adapter.api.app import create_app
         from catalog.app import create_app as create_catalog
-        from catalog.config import MOUNT_PATH
+        from catalog.config import MOUNT_PATH, SERVICE, catalog_config
         from verbund.mounts import PathDispatch
 
-        # The catalog under /catalog on the broker's port.
+        # The catalog under /catalog on the broker's port, fed by the registry's subscriptions (VERBUND_FEEDS;
+        # the feed secret is generated once when none is set).
+        catalog = catalog_config(settings, mounted=True)
+        feeds = [f for f in settings.feeds.split(",") if f.strip()]
+        if not any(f.strip().startswith(SERVICE + "=") for f in feeds):
+            feeds.append(f"{SERVICE}={catalog.notify_url}")
+        settings = settings.with_overrides(feeds=",".join(feeds), feed_secret=catalog.feed_secret)
         catalog_app = create_catalog(settings, mounted=True)
         mounted.append(catalog_app)
         broker_app = PathDispatch(create_app(settings), {MOUNT_PATH: catalog_app})
@@ -244,6 +251,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ValueError as exc:
             parser.error(str(exc))
         return run_sdm(args, settings)
+    if args.command == "municipality":
+        try:
+            settings = load_settings(data_dir=args.data_dir)
+        except ValueError as exc:
+            parser.error(str(exc))
+        return municipality_cli.run(args, settings)
     if args.command in ("serve", "broker"):
         try:
             settings = settings_from_args(args)

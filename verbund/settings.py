@@ -44,6 +44,7 @@ class Settings:
     notify_lease_seconds: float = 30.0  # how long a replica owns claimed work before others may take it
     notify_poll_interval: float = 0.05  # seconds between looks at the change log, outbox and subscriptions
     notify_batch: int = 50  # notifications one subscription delivers per claim, in order
+    notify_process: str = "separate"  # matcher and senders in a child process, or "inline" in the API's
     # Smart Data Models (issue 8): the policy of tenants that have none of their own (off, warn, enforce)
     sdm_policy: str = "off"
     # IoT agents (issue 7): the NGSI-LD broker they feed (empty: this installation's broker on loopback), the
@@ -57,16 +58,20 @@ class Settings:
     agents_timeout: float = 10.0  # seconds per upsert request
     agents_retry_max: float = 10.0  # longest pause between retries while the broker is unreachable
     agents_expression_max_length: int = 4096
+    # municipalities and access (issue 9): the services each registered municipality feeds
+    # ("catalog=URL,dashboard=URL") and the secret their per-tenant feed tokens derive from (verbund/feeds.py)
+    feeds: str = ""
+    feed_secret: str = ""
     # open-data catalog (issue 10): its own port when alone, the broker it reads (empty: this installation's
     # on loopback) with its reader token, the URL harvesters use (empty: derived), where the broker sends
-    # its feed (empty: <catalog URL>/notify), the feed secret (empty: generated once in the data dir), how
-    # often it reconciles with the broker (seconds), datasets per harvesting page, per-municipality CKAN push
+    # its feed (empty: <catalog URL>/notify; its token comes from feed_secret, or when that is empty from a
+    # secret generated once in the data dir), how often it reconciles with the broker (seconds), datasets
+    # per harvesting page, and the per-municipality CKAN push
     catalog_port: int = 1030
     catalog_broker_url: str = ""
     catalog_broker_token: str = ""
     catalog_public_url: str = ""
     catalog_notify_url: str = ""
-    catalog_feed_secret: str = ""
     catalog_sync_interval: float = 60.0
     catalog_page_size: int = 100
     catalog_max_notification_bytes: int = 4 * 1024 * 1024
@@ -103,6 +108,8 @@ class Settings:
             raise ValueError(f"sdm_policy must be off, warn or enforce, not {self.sdm_policy!r}")
         if self.history not in ("on", "off"):
             raise ValueError(f"history must be on or off, not {self.history!r}")
+        if self.notify_process not in ("separate", "inline"):
+            raise ValueError(f"notify_process must be separate or inline, not {self.notify_process!r}")
         if self.temporal_max_instances <= 0:
             raise ValueError("temporal_max_instances must be positive")
         for name in (

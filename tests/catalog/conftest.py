@@ -69,7 +69,6 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
         command="catalog",
         env={
             "VERBUND_FEED_SECRET": SECRET,
-            "VERBUND_CATALOG_FEED_SECRET": SECRET,
             "VERBUND_CATALOG_SYNC_INTERVAL": "3",
             "VERBUND_CATALOG_CKAN_CONFIG": str(ckan_config),
         },

@@ -66,7 +66,7 @@ def traffic(n: int | str, intensity: int, lon: float, lat: float, observed: str)
 def offline_config(tmp_path: Path, **settings: Any) -> CatalogConfig:
     values = {
         "data_dir": str(tmp_path),
-        "catalog_feed_secret": SECRET,
+        "feed_secret": SECRET,
         "catalog_public_url": PUBLIC,
         **settings,
     }

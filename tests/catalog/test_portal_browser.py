@@ -14,7 +14,8 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support.ui import Select
+from selenium.webdriver.support.expected_conditions import staleness_of
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.catalog.conftest import Platform
 from tests.catalog.support import municipality, new_tenant, traffic, water
@@ -81,7 +82,9 @@ def search(
     box.send_keys(text)
     Select(driver.find_element(By.ID, "municipality")).select_by_value(tenant)
     Select(driver.find_element(By.ID, "theme")).select_by_value(theme)
+    page = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.CSS_SELECTOR, "form.search button").click()
+    WebDriverWait(driver, 30).until(staleness_of(page))  # the answer to the form has replaced the page
     return titles(driver)
 
 
@@ -112,7 +115,9 @@ def test_a_dataset_page_shows_extent_attributes_and_working_downloads(
 ) -> None:
     city, _ = towns
     search(browser, platform, tenant=city, theme="ENVI")
+    page = browser.find_element(By.TAG_NAME, "html")
     browser.find_element(By.LINK_TEXT, f"Pegelstände – Stadt Portalstadt {city}").click()
+    WebDriverWait(browser, 30).until(staleness_of(page))
     assert browser.find_element(By.TAG_NAME, "h1").text == f"Pegelstände – Stadt Portalstadt {city}"
     assert browser.find_element(By.ID, "entity-count").text == "3"
     assert browser.find_element(By.ID, "temporal").text == "2026-11-20 10:00:00 bis 2026-11-21 11:00:00 UTC"
