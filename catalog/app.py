@@ -97,6 +97,8 @@ async def health(request: Request) -> Response:
 
 
 async def not_found(request: Request, exc: Exception) -> Response:
+    if "text/html" in request.headers.get("accept", ""):  # a person following a link
+        return portal.not_found(request)
     return problem(404, "Not found", f"no resource at {request.url.path}")
 
 

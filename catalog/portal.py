@@ -87,7 +87,7 @@ async def dataset_page(request: Request) -> Response:
         if service.views.withdrawn(slug) is not None:
             return _render(request, "error.html", 410, title="Datensatz zurückgezogen",
                            detail="Dieser Datensatz wird nicht mehr veröffentlicht.")  # fmt: skip
-        return _not_found(request)
+        return not_found(request)
     town = view.municipality
     points = service.store.entity_points(town.tenant, view.type, 500)
     svg = extent_svg(f"Räumliche Ausdehnung: {view.title_de}", view.row.bbox, town.area, town.bbox, points)
@@ -104,9 +104,9 @@ async def municipality_page(request: Request) -> Response:
     return RedirectResponse(f"{request.scope.get('root_path', '')}/?{query}", status_code=303)
 
 
-def _not_found(request: Request) -> Response:
+def not_found(request: Request) -> Response:
     return _render(request, "error.html", 404, title="Nicht gefunden",
-                   detail="Diesen Datensatz gibt es im Katalog nicht.")  # fmt: skip
+                   detail="Diese Seite gibt es im Katalog nicht.")  # fmt: skip
 
 
 ROUTES = [

@@ -19,7 +19,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.catalog.conftest import Platform
 from tests.catalog.support import municipality, new_tenant, traffic, water
-from tests.catalog.test_end_to_end import dataset
+from tests.catalog.test_end_to_end import published_count
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 
@@ -64,8 +64,9 @@ def towns(platform: Platform) -> tuple[str, str]:
         traffic(1, 120, 7.76, 49.43, "2026-11-21T08:00:00Z"),
     )
     platform.upsert(village, water(1, 0.55, 7.28, 50.57, "2026-11-22T10:00:00Z"))
-    for slug in (f"{city}-water-observed", f"{city}-traffic-flow-observed", f"{village}-water-observed"):
-        platform.wait(lambda slug=slug: dataset(platform, slug))
+    counts = {f"{city}-water-observed": 3, f"{city}-traffic-flow-observed": 1, f"{village}-water-observed": 1}
+    for slug, count in counts.items():
+        platform.wait(lambda slug=slug, count=count: published_count(platform, slug) == count)
     return city, village
 
 
