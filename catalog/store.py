@@ -128,9 +128,7 @@ class CatalogStore:
                 if entity_id not in kept
             ]
             db.executemany("DELETE FROM entities WHERE tenant = ? AND id = ?", [(tenant, i) for i in stale])
-            self._touch_dataset(
-                db, tenant, type_name, summaries, replace_attributes=True, dropped=bool(stale)
-            )
+            self._touch_dataset(db, tenant, type_name, summaries, reconciling=True, dropped=bool(stale))
         return bool(stale)
 
     def purge_tenant(self, tenant: str) -> None:
@@ -174,21 +172,26 @@ class CatalogStore:
         type_name: str,
         summaries: list[EntitySummary],
         *,
-        replace_attributes: bool = False,
+        reconciling: bool = False,
         dropped: bool = False,
     ) -> None:
-        """Keep the dataset's row: attributes seen, and dct:modified (the newest change of its data)."""
+        """Keep the dataset's row: attributes seen, and dct:modified (the newest change of its data).
+
+        `reconciling`: the summaries are all the dataset's entities (the attributes are replaced)."""
         row = db.execute(
             "SELECT modified, attributes FROM datasets WHERE tenant = ? AND type = ?", (tenant, type_name)
         ).fetchone()
         if row is None and not summaries:
             return
-        attributes: dict[str, Any] = {} if replace_attributes or row is None else json.loads(row[1])
+        attributes: dict[str, Any] = {} if reconciling or row is None else json.loads(row[1])
         for s in sorted(summaries, key=lambda s: s.last_observed or ""):  # the latest sample wins
             for name, info in s.attributes.items():
                 attributes[name] = _merge_attribute(attributes.get(name), info)
         now = now_iso()
-        modified = max([s.modified or now for s in summaries] + ([row[0]] if row else []))
+        # A notification is a change even without a time of its own; a reconcile only reports times it read.
+        unknown = "" if reconciling else now
+        times = [s.modified or unknown for s in summaries] + [row[0] if row else ""]
+        modified = max(times) or now
         if dropped:
             modified = max(modified, now)
         encoded = json.dumps(attributes, ensure_ascii=False)

@@ -107,20 +107,31 @@ class Syncer:
                 t: iri for t, iri in (await self.broker.context_terms()).items() if t in self.types
             }
         known = {r["tenant"] for r in records}
+        failed: list[str] = []
         for record in records:
-            tenant = record["tenant"]
-            if publishable(record):
-                await self._subscribe(tenant)
-                await self.reconcile(tenant)
-            else:
-                if record.get("status", "active") == "active":
-                    await self.broker.delete_subscription(tenant, subscription_id(SERVICE))
-                await anyio.to_thread.run_sync(self.store.purge_tenant, tenant)
+            try:
+                await self._sync_one(record)
+            except BrokerUnavailable as exc:  # one municipality's trouble must not hold up the others
+                log.warning("catalog sync of a municipality failed", extra={"tenant": record["tenant"],
+                                                                            "detail": str(exc)})  # fmt: skip
+                failed.append(record["tenant"])
         for row in self.store.datasets():
             if row.tenant not in known and row.count:
                 await anyio.to_thread.run_sync(self.store.purge_tenant, row.tenant)
         await self.follow_up()
+        if failed:
+            raise BrokerUnavailable(f"the sync of {', '.join(failed[:10])} failed")
         self.last_sync = time.time()
+
+    async def _sync_one(self, record: dict[str, Any]) -> None:
+        tenant = record["tenant"]
+        if publishable(record):
+            await self._subscribe(tenant)
+            await self.reconcile(tenant)
+            return
+        if record.get("status", "active") == "active":  # registered but closed: no feed wanted
+            await self.broker.delete_subscription(tenant, subscription_id(SERVICE))
+        await anyio.to_thread.run_sync(self.store.purge_tenant, tenant)
 
     async def _municipalities(self) -> list[dict[str, Any]]:
         path = self.config.municipalities_file

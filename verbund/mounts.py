@@ -11,7 +11,6 @@ class PathDispatch:
     def __init__(self, default: ASGIApp, mounts: dict[str, ASGIApp]) -> None:
         self.default = default
         self.mounts = [(prefix.rstrip("/"), app) for prefix, app in mounts.items()]
-        self.state = getattr(default, "state", None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
