@@ -11,7 +11,7 @@ from broker_adapter.notifications.process import NotifierProcess
 from broker_adapter.storage.notify_port import NotifyStore
 from verbund.settings import Settings
 
-__all__ = ["Dispatcher", "EndpointPolicy", "NotifierProcess", "open_notify_store", "start"]
+__all__ = ["Dispatcher", "EndpointPolicy", "NotifierProcess", "endpoint_policy", "open_notify_store", "start"]
 
 
 def open_notify_store(store: Any) -> NotifyStore:
@@ -24,6 +24,15 @@ def open_notify_store(store: Any) -> NotifyStore:
     raise ValueError(f"notifications are not available for {type(store).__name__}")
 
 
+def endpoint_policy(settings: Settings) -> EndpointPolicy:
+    """Where notifications may go: the operator's allow-list, trusted tenants and the platform's feeds."""
+    from broker_adapter.registry.feed_config import trusted_urls
+
+    return EndpointPolicy(
+        settings.notify_allowed_hosts, settings.notify_trusted_tenants, trusted_urls(settings.feeds)
+    )
+
+
 async def start(
     state: Any, settings: Settings, store: Any, resolver: ContextResolver
 ) -> Dispatcher | NotifierProcess:
@@ -32,11 +41,7 @@ async def start(
     from broker_adapter.api.subscriptions import Notifications
 
     notify_store = open_notify_store(store)
-    from broker_adapter.registry.feed_config import trusted_urls
-
-    policy = EndpointPolicy(
-        settings.notify_allowed_hosts, settings.notify_trusted_tenants, trusted_urls(settings.feeds)
-    )
+    policy = endpoint_policy(settings)
     state.notifications = Notifications(notify_store, policy)
     if settings.notify_process == "separate":
         notifier = NotifierProcess(settings)

@@ -101,7 +101,7 @@ def run_child(settings: Settings, wake: Connection, parent: int) -> None:
 
 async def _serve(settings: Settings, wake: Connection, parent: int) -> None:
     from broker_adapter.contexts.resolver import ContextResolver
-    from broker_adapter.notifications import EndpointPolicy, open_notify_store
+    from broker_adapter.notifications import endpoint_policy, open_notify_store
     from broker_adapter.notifications.dispatcher import Dispatcher
     from broker_adapter.storage.open import open_store
 
@@ -116,7 +116,7 @@ async def _serve(settings: Settings, wake: Connection, parent: int) -> None:
         fetch_timeout=settings.context_fetch_timeout,
         max_bytes=settings.context_max_bytes,
     )
-    policy = EndpointPolicy(settings.notify_allowed_hosts, settings.notify_trusted_tenants)
+    policy = endpoint_policy(settings)
     dispatcher = Dispatcher(settings, open_notify_store(store), resolver, policy, log_changes=False)
     await dispatcher.start()
     fd = wake.fileno()
