@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 from catalog.config import CatalogConfig
 from catalog.store import CatalogStore, DatasetRow
+from catalog.summary import geometry_bbox
 from catalog.vocab import TypeInfo, dataset_slug, needs_attribution, type_info
 
 DEFAULT_LICENCE = "dl-by-de/2.0"
@@ -62,8 +63,6 @@ def publishable(record: dict[str, Any]) -> bool:
 
 
 def _bbox(record: dict[str, Any]) -> tuple[float, float, float, float] | None:
-    from catalog.summary import geometry_bbox
-
     raw = record.get("bbox")
     if isinstance(raw, list) and len(raw) == 4 and all(isinstance(v, int | float) for v in raw):
         return (float(raw[0]), float(raw[1]), float(raw[2]), float(raw[3]))
