@@ -24,8 +24,8 @@ from tests.support.server import free_port
 ROOT = Path(__file__).resolve().parents[2]
 CLUSTER_HOST = re.compile(r"[a-z0-9.-]+\.svc\.cluster\.local")
 
-# The services whose subcommands exist in this tree; the catalog and the dashboard join when they land.
-SERVICES = ["broker", "agents"]
+# The services whose subcommands exist in this tree; the dashboard joins when it lands.
+SERVICES = ["broker", "agents", "catalog"]
 
 
 @pytest.fixture(scope="module")
