@@ -87,6 +87,34 @@ def test_every_installed_package_is_in_the_build_context_and_copied() -> None:
     assert _dockerignore_excludes("verbund/__pycache__/cli.cpython-311.pyc")
 
 
+def _glob(pattern: str) -> str:
+    return re.escape(pattern).replace(r"\*\*", ".*").replace(r"\*", "[^/]*").replace(r"\?", "[^/]")
+
+
+def test_every_file_the_services_read_is_packaged() -> None:
+    """The image holds what `pip install .` installs: a template, stylesheet or schema that no
+    package-data pattern names is missing in the pod (and in every other installation)."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    package_data: dict[str, list[str]] = config["tool"]["setuptools"]["package-data"]
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    missing = []
+    for path in tracked.split():
+        parts = path.split("/")
+        if parts[0] not in _installed_packages() or path.endswith(".py"):
+            continue
+        # setuptools matches a package's patterns (and the "*" ones) against paths inside the package
+        packages = [
+            n for n in range(len(parts) - 1, 0, -1) if (ROOT.joinpath(*parts[:n]) / "__init__.py").exists()
+        ]
+        if not any(
+            re.fullmatch(_glob(pattern), "/".join(parts[n:]))
+            for n in packages
+            for pattern in package_data.get(".".join(parts[:n]), []) + package_data.get("*", [])
+        ):
+            missing.append(path)
+    assert not missing, f"not in [tool.setuptools.package-data]: {missing}"
+
+
 def test_the_runtime_image_carries_no_build_tools() -> None:
     runtime = _runtime_stage()
     assert "pip install" not in runtime and "apt-get" not in runtime
