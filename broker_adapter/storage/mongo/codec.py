@@ -58,6 +58,15 @@ def _decode(value: Any) -> Any:
     return value
 
 
+def encode_json(value: Any) -> Any:
+    """Any stored JSON value (settings, @context documents) in MongoDB's terms."""
+    return _encode(value)
+
+
+def decode_json(value: Any) -> Any:
+    return _decode(value)
+
+
 def entity_to_doc(entity: ExpandedEntity, *, native_geo: bool = False) -> Document:
     doc: Document = {"_id": entity["id"]}
     for key, value in entity.items():

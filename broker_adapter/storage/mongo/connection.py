@@ -20,7 +20,9 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import pymongo
+from pymongo import DeleteOne, InsertOne, ReplaceOne, UpdateOne
 from pymongo.errors import (
+    BulkWriteError,
     ConnectionFailure,
     ExecutionTimeout,
     OperationFailure,
@@ -34,6 +36,7 @@ from broker_adapter.ngsild.errors import StoreUnavailable
 from broker_adapter.storage.mongo.keys import check_prefix
 
 R = TypeVar("R")
+Op = tuple[Any, ...]
 MOCK_SCHEME = "mongomock://"
 _MOCKS: dict[str, Any] = {}  # mongomock clients by URL: one in-process "server" per name
 _MOCKS_LOCK = threading.Lock()
@@ -166,6 +169,24 @@ class Connection:
                     write_concern=WriteConcern("majority"),
                 )
 
+    def bulk(self, collection: Any, ops: list[Op], session: Any) -> dict[int, str]:
+        """One unordered bulk write of ("insert", doc) / ("replace", filter, doc) / ("update", filter,
+        update) / ("delete", filter) ops (replace and update upsert); the errors by op index. Inside a
+        transaction an error aborts everything instead."""
+        if not ops:
+            return {}
+        if self.mock:  # mongomock's bulk_write does not take pymongo 4's op objects: one by one
+            for op in ops:
+                _apply_one(collection, op)
+            return {}
+        try:
+            collection.bulk_write([_pymongo_op(op) for op in ops], ordered=False, session=session)
+        except BulkWriteError as exc:
+            if session is not None:
+                raise
+            return {e["index"]: e.get("errmsg", "write failed") for e in exc.details.get("writeErrors", [])}
+        return {}
+
     def ping(self) -> None:
         """Raise StoreUnavailable unless a primary answers (what /ready reports)."""
         with translate("no MongoDB primary is reachable"):
@@ -176,3 +197,26 @@ class Connection:
     def close(self) -> None:
         if not self.mock:
             self.client.close()
+
+
+def _pymongo_op(op: Op) -> Any:
+    kind = op[0]
+    if kind == "insert":
+        return InsertOne(op[1])
+    if kind == "replace":
+        return ReplaceOne(op[1], op[2], upsert=True)
+    if kind == "update":
+        return UpdateOne(op[1], op[2], upsert=True)
+    return DeleteOne(op[1])
+
+
+def _apply_one(collection: Any, op: Op) -> None:
+    kind = op[0]
+    if kind == "insert":
+        collection.insert_one(op[1])
+    elif kind == "replace":
+        collection.replace_one(op[1], op[2], upsert=True)
+    elif kind == "update":
+        collection.update_one(op[1], op[2], upsert=True)
+    else:
+        collection.delete_one(op[1])

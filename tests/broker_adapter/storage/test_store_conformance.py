@@ -1,6 +1,7 @@
-"""The store test-suite every adapter must pass (SQLite now; the MongoDB adapter joins the `store` fixture).
+"""The store test-suite every adapter must pass: SQLite (a real file), MongoDB on mongomock, and a real
+MongoDB when VERBUND_TEST_MONGO_URL is set (tests/support/stores.py).
 
-Plain functions over the Store port, on a real database file.
+Plain functions over the Store port.
 """
 
 from __future__ import annotations
@@ -15,17 +16,16 @@ from broker_adapter.ngsild.errors import AlreadyExists, ResourceNotFound
 from broker_adapter.ngsild.types import ExpandedEntity
 from broker_adapter.storage.port import Change, ContextRecord, EntityQuery, Store
 from broker_adapter.storage.sqlite.codec import entity_from_row, entity_to_row
-from broker_adapter.storage.sqlite.store import SqliteStore
+from tests.support import stores
 
 T = "https://example.org/T"
 A = "https://example.org/a"
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=stores.params())
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    adapter = SqliteStore(tmp_path / "store.db")
-    yield adapter
-    adapter.close()
+    with stores.open_store(request.param, tmp_path) as adapter:
+        yield adapter
 
 
 def entity(entity_id: str, value: object = 1, types: tuple[str, ...] = (T,)) -> ExpandedEntity:
