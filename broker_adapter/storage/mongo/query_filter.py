@@ -225,10 +225,16 @@ class FilterCompiler:
         if branches is None or not all(_exact_literal(lit) for lit in _literals(node)):
             return self._superset(node.path)
         parts: list[Filter] = []
+        text = any(lit.type in _TEXT for lit in _literals(node))
         for b in branches:
             if b.family == "language":
-                if self._language_can_match(node):
+                # a languageMap's atoms are strings under data keys: with a text literal (or a regex)
+                # only a superset is possible; with any other literal no atom can equal or order with
+                # it, so a negative term holds exactly when the map is there, a positive one never
+                if text or isinstance(node, Pattern):
                     return self._superset(node.path)
+                if _negative(node):
+                    parts.append(b.present)
                 continue
             if isinstance(node, Pattern):
                 part = self._pattern(node, b)
@@ -245,17 +251,6 @@ class FilterCompiler:
         if not parts:
             return MATCH_NONE
         return self._instances(node.path, _or(parts))
-
-    @staticmethod
-    def _language_can_match(node: Compare | InList | InRange | Pattern) -> bool:
-        """Whether a LanguageProperty could satisfy the term (then only a superset is possible)."""
-        if isinstance(node, Pattern):
-            return True
-        if isinstance(node, Compare) and node.op is CompareOp.NE:
-            return True
-        if isinstance(node, InList | InRange) and node.negated:
-            return True
-        return any(lit.type in _TEXT for lit in _literals(node))
 
     def _hit(self, node: Compare | InList | InRange, b: _Branch) -> Filter | None:
         """Some atom of the target satisfies the positive form of the term; None: never."""
