@@ -20,6 +20,12 @@ def open_notify_store(store: Any) -> NotifyStore:
 
     if isinstance(store, SqliteStore):
         return SqliteNotifyStore(store)
+    from broker_adapter.storage.mongo.store import MongoStore
+
+    if isinstance(store, MongoStore):
+        from broker_adapter.storage.mongo.notify import MongoNotifyStore
+
+        return MongoNotifyStore(store)
     raise ValueError(f"notifications are not available for {type(store).__name__}")
 
 
