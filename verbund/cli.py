@@ -25,7 +25,9 @@ def _add_server_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--data-dir", help="directory of the embedded SQLite store (default ./data)")
     parser.add_argument(
-        "--store", dest="store_url", help="store URL: sqlite:///PATH (default: <data-dir>/verbund.db)"
+        "--store",
+        dest="store_url",
+        help="store URL: sqlite:///PATH (default: <data-dir>/verbund.db) or mongodb://HOSTS/PREFIX",
     )
     parser.add_argument(
         "--public-url", help="URL clients use to reach the broker (for Location/@context links)"

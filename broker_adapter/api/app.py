@@ -50,7 +50,12 @@ def create_app(settings: Settings | None = None) -> BrokerApp:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = open_store(settings.store_url, settings.data_dir, synchronous=settings.sqlite_synchronous)
+        store = open_store(
+            settings.store_url,
+            settings.data_dir,
+            synchronous=settings.sqlite_synchronous,
+            mongo=settings.mongo_options() if settings.store_url.startswith("mongo") else None,
+        )
         timed = TimedStore(store, metrics)
         resolver = ContextResolver(
             timed,

@@ -142,6 +142,18 @@ class Connection:
         self.meta = self.client[self.prefix]
         self._lock = threading.RLock()
         self._transactions: bool | None = None
+        self._done: set[str] = set()
+        self._done_lock = threading.RLock()  # preparations nest (notify needs meta)
+
+    def once(self, key: str, prepare: Callable[[], None]) -> None:
+        """Run prepare (indexes, initial documents) until it has succeeded once in this process: a
+        server that is down at start-up is prepared on first use after it returns."""
+        if key in self._done:
+            return
+        with self._done_lock, translate("cannot reach MongoDB to prepare the store"):
+            if key not in self._done:
+                prepare()
+                self._done.add(key)
 
     @property
     def transactions(self) -> bool:

@@ -89,16 +89,18 @@ def _entity_back(value: Any) -> ExpandedEntity | None:
 class MongoNotifyStore:
     def __init__(self, store: MongoStore) -> None:
         self.store = store
-        self.meta = store.meta
         self.on_change: Callable[[], None] | None = None
         self._installed = False
         self._watcher: threading.Thread | None = None
         self._stop = threading.Event()
-        with translate("cannot reach MongoDB to prepare the notification store"):
-            self._prepare()
+
+    @property
+    def meta(self) -> Any:
+        self.store.conn.once("notify", self._prepare)
+        return self.store.meta
 
     def _prepare(self) -> None:
-        meta = self.meta
+        meta = self.store.meta
         meta.subscriptions.create_index([("tenant", 1), ("id", 1)], unique=True)
         meta.subscriptions.create_index([("tenant", 1), ("created_at", 1), ("id", 1)])
         meta.subscriptions.create_index([("ready_at", 1)])

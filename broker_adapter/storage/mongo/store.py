@@ -13,7 +13,6 @@ On a deployment without transactions (standalone server, mongomock) see connecti
 
 from __future__ import annotations
 
-import threading
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -60,18 +59,15 @@ class MongoStore:
         self.conn = Connection(url, options)
         self.native_geo = not self.conn.mock  # mongomock has no geo operators: boxes only
         self.write_hooks: list[WriteHook] = []
-        self._ready: set[str] = set()  # tenant databases whose indexes exist
         self._geo_indexed: dict[str, set[str]] = defaultdict(set)
         self._known_tenants: set[Tenant] = {DEFAULT_TENANT}
-        self._index_lock = threading.Lock()
-        with translate("cannot reach MongoDB to prepare the store"):
-            self._prepare_meta()
         from broker_adapter.storage.mongo.history import MongoHistory
 
         self.history = MongoHistory(self)
 
     @property
     def meta(self) -> Any:
+        self.conn.once("meta", self._prepare_meta)
         return self.conn.meta
 
     @property
@@ -79,7 +75,7 @@ class MongoStore:
         return self.conn.url
 
     def _prepare_meta(self) -> None:
-        meta = self.meta
+        meta = self.conn.meta
         meta.contexts.create_index([("url", 1)], unique=True)
         meta.contexts.create_index([("created_at", 1), ("_id", 1)])
 
@@ -87,12 +83,13 @@ class MongoStore:
         """The tenant's database, its indexes created on first use in this process."""
         name = tenant_database(self.conn.prefix, tenant)
         database = self.conn.client[name]
-        if name not in self._ready:
-            with self._index_lock, translate():
-                for keys in ENTITY_INDEXES:
-                    database.entities.create_index(keys)
-                self.history.create_indexes(database)
-                self._ready.add(name)
+
+        def prepare() -> None:
+            for keys in ENTITY_INDEXES:
+                database.entities.create_index(keys)
+            self.history.create_indexes(database)
+
+        self.conn.once(name, prepare)
         return database
 
     def _geo_indexes(self, tenant: Tenant, docs: list[dict[str, Any]]) -> None:
