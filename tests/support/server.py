@@ -1,7 +1,12 @@
-"""A real broker process on loopback for API tests: `verbund broker` on a free port and a temp SQLite file."""
+"""A real broker process on loopback for API tests: `verbund broker` on a free port and a temp SQLite file.
+
+With VERBUND_TEST_STORE_URL set (e.g. the mongo CI workflow's mongodb://127.0.0.1:27017/?replicaSet=rs0)
+every broker the tests start uses that store instead, with databases of its own per data directory (so a
+restarted broker finds its data again), unless the test sets VERBUND_STORE_URL itself."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import socket
@@ -19,6 +24,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _test_store(data_dir: Path) -> dict[str, str]:
+    url = os.environ.get("VERBUND_TEST_STORE_URL", "")
+    if not url:
+        return {}
+    prefix = "vt" + hashlib.sha1(str(data_dir.resolve()).encode()).hexdigest()[:12]
+    return {"VERBUND_STORE_URL": url, "VERBUND_MONGO_DATABASE": prefix}
+
+
 class BrokerProcess:
     def __init__(
         self,
@@ -32,7 +45,7 @@ class BrokerProcess:
         self.data_dir = data_dir
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, "VERBUND_LOG_LEVEL": "warning", **(env or {})}
+        self.env = {**os.environ, "VERBUND_LOG_LEVEL": "warning", **_test_store(data_dir), **(env or {})}
         self.extra_args = extra_args or []
         self.command = command
         self.proc: subprocess.Popen[bytes] | None = None
