@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from verbund import __version__
+from verbund import __version__, municipality_cli
 from verbund.settings import Settings, load_settings
 
 DESCRIPTION = """\
@@ -81,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     agents.add_argument("--broker-url", dest="agents_broker_url", help="NGSI-LD broker to feed")
     _add_sdm_commands(sub)
     _add_store_commands(sub)
+    municipality_cli.add_commands(sub)
     sub.add_parser("version", help="print the version")
     return parser
 
@@ -235,6 +236,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ValueError as exc:
             parser.error(str(exc))
         return run_sdm(args, settings)
+    if args.command == "municipality":
+        try:
+            settings = load_settings(data_dir=args.data_dir)
+        except ValueError as exc:
+            parser.error(str(exc))
+        return municipality_cli.run(args, settings)
     if args.command in ("serve", "broker"):
         try:
             settings = settings_from_args(args)

@@ -16,8 +16,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 
-from broker_adapter import notifications
-from broker_adapter.api import batch, contexts, discovery, entities, query, retention, temporal
+from broker_adapter import notifications, registry
+from broker_adapter.api import admin, batch, contexts, discovery, entities, query, retention, temporal
 from broker_adapter.api import subscriptions as subscriptions_api
 from broker_adapter.api.deps import Broker
 from broker_adapter.api.fastpath import FastRetrieve
@@ -32,7 +32,7 @@ from broker_adapter.ngsild.errors import (
     NgsiLdError,
     ResourceNotFound,
 )
-from broker_adapter.storage.open import open_store
+from broker_adapter.storage.open import open_configured_store
 from smart_data_models import api as sdm_api
 from smart_data_models import notes as sdm_notes
 from smart_data_models import setup as sdm_setup
@@ -50,12 +50,7 @@ def create_app(settings: Settings | None = None) -> BrokerApp:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = open_store(
-            settings.store_url,
-            settings.data_dir,
-            synchronous=settings.sqlite_synchronous,
-            mongo=settings.mongo_options() if settings.store_url.startswith("mongo") else None,
-        )
+        store = open_configured_store(settings)
         timed = TimedStore(store, metrics)
         resolver = ContextResolver(
             timed,
@@ -69,6 +64,7 @@ def create_app(settings: Settings | None = None) -> BrokerApp:
         retention.default_retention(settings.history_retention)  # a bad period fails start-up
         purger = asyncio.get_running_loop().create_task(retention.run_retention(app.state.broker))
         dispatcher = await notifications.start(app.state, settings, store, resolver)
+        registry.start(app.state, app.state.broker)
         # Batch requests allocate hundreds of thousands of short-lived objects: a larger young
         # generation and freezing what start-up built keep the cyclic GC from rescanning the heap.
         gc.set_threshold(50_000, 50, 50)
@@ -97,6 +93,7 @@ def create_app(settings: Settings | None = None) -> BrokerApp:
     app.include_router(temporal.router)
     app.include_router(subscriptions_api.router)
     app.include_router(sdm_api.router)
+    app.include_router(admin.router)
     _add_operations_routes(app, metrics)
     _add_error_handlers(app)
     return BrokerApp(app, metrics)

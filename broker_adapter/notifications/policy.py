@@ -30,7 +30,9 @@ def _split(raw: str) -> list[str]:
 
 
 class EndpointPolicy:
-    def __init__(self, allowed_hosts: str = "", trusted_tenants: str = "") -> None:
+    def __init__(
+        self, allowed_hosts: str = "", trusted_tenants: str = "", trusted_urls: tuple[str, ...] = ()
+    ):
         self._hosts: set[str] = set()
         self._networks: list[IpNetwork] = []
         for item in _split(allowed_hosts):
@@ -39,6 +41,8 @@ class EndpointPolicy:
             except ValueError:
                 self._hosts.add(item.lower())
         self._trusted = frozenset(_split(trusted_tenants))
+        # The platform's own feed receivers (VERBUND_FEEDS): exactly these URLs, whatever their address.
+        self._trusted_urls = frozenset(trusted_urls)
 
     def _allowed_address(self, address: IpAddress) -> bool:
         if not (
@@ -54,7 +58,7 @@ class EndpointPolicy:
 
     def check(self, uri: str, tenant: Tenant) -> None:
         """Raise EndpointRefused unless `tenant` may send notifications to `uri` (may resolve DNS)."""
-        if tenant in self._trusted:
+        if tenant in self._trusted or uri in self._trusted_urls:
             return
         host = (urlsplit(uri).hostname or "").lower()
         if not host:

@@ -10,6 +10,7 @@ from broker_adapter.storage.port import Store
 
 if TYPE_CHECKING:
     from broker_adapter.storage.mongo.connection import MongoOptions
+    from verbund.settings import Settings
 
 
 def open_store(
@@ -26,3 +27,13 @@ def open_store(
 
         return MongoStore(url, mongo)
     raise ValueError(f"unsupported store URL {url!r}; use sqlite:///PATH or mongodb://HOST/DATABASE")
+
+
+def open_configured_store(settings: Settings) -> Store:
+    """The store the settings name, with their SQLite and MongoDB options."""
+    return open_store(
+        settings.store_url,
+        settings.data_dir,
+        synchronous=settings.sqlite_synchronous,
+        mongo=settings.mongo_options() if settings.store_url.startswith("mongo") else None,
+    )

@@ -155,6 +155,11 @@ class Connection:
                 prepare()
                 self._done.add(key)
 
+    def forget(self, key: str) -> None:
+        """Prepare `key` again on next use (its database was dropped)."""
+        with self._done_lock:
+            self._done.discard(key)
+
     @property
     def transactions(self) -> bool:
         """Whether the deployment runs multi-document transactions (replica set or sharded cluster)."""

@@ -18,8 +18,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import pymongo
+from pymongo.errors import DuplicateKeyError
 
-from broker_adapter.ngsild.errors import NgsiLdError, StoreUnavailable
+from broker_adapter.ngsild.errors import AlreadyExists, NgsiLdError, StoreUnavailable
 from broker_adapter.ngsild.types import DEFAULT_TENANT, EntityId, ExpandedEntity, Iri, Tenant
 from broker_adapter.storage.mongo import query_plan
 from broker_adapter.storage.mongo.codec import (
@@ -36,9 +37,12 @@ from broker_adapter.storage.port import (
     Change,
     ContextRecord,
     EntityQuery,
+    ItemResult,
     Outcome,
     QueryResult,
     TypeSummary,
+    WriteItem,
+    apply_each,
 )
 
 Changed = list[tuple[ExpandedEntity | None, ExpandedEntity | None]]
@@ -73,6 +77,11 @@ class MongoStore:
     @property
     def url(self) -> str:
         return self.conn.url
+
+    @property
+    def process_local(self) -> bool:
+        """mongomock keeps its data in this process: another process opening the URL sees nothing."""
+        return self.conn.mock
 
     def _prepare_meta(self) -> None:
         meta = self.conn.meta
@@ -203,6 +212,11 @@ class MongoStore:
         if self.native_geo and written:
             self._geo_indexes(tenant, written)
         return outcomes
+
+    def apply_group(self, items: Sequence[WriteItem]) -> list[ItemResult]:
+        """One transaction per item: MongoDB has no per-item savepoints, and each commit is already a
+        majority write (no local flush to share)."""
+        return apply_each(self, items)
 
     def query(self, tenant: Tenant, query: EntityQuery) -> QueryResult:
         with translate():
@@ -363,6 +377,74 @@ class MongoStore:
             self.meta.contexts.update_one(
                 {"_id": context_id}, {"$inc": {"hits": 1}, "$set": {"last_usage": when}}
             )
+
+    # municipality registry and credentials ------------------------------------------------------------
+    def get_municipality(self, tenant: Tenant) -> dict[str, Any] | None:
+        with translate():
+            doc = self.meta.municipalities.find_one({"_id": tenant})
+        return decode_json(doc["doc"]) if doc is not None else None
+
+    def list_municipalities(self) -> list[dict[str, Any]]:
+        with translate():
+            return [decode_json(d["doc"]) for d in self.meta.municipalities.find().sort("_id", 1)]
+
+    def put_municipality(self, record: dict[str, Any], *, create: bool = False) -> None:
+        tenant = record["tenant"]
+
+        def body(session: Any) -> None:
+            municipalities = self.meta.municipalities
+            if create and municipalities.find_one({"_id": tenant}, {"_id": 1}, session=session) is not None:
+                raise AlreadyExists(f"municipality {tenant!r} is already registered")
+            municipalities.replace_one(
+                {"_id": tenant}, {"_id": tenant, "doc": encode_json(record)}, upsert=True, session=session
+            )
+            self._register_tenant(tenant, session)
+
+        try:
+            self.conn.run_write(body)
+        except DuplicateKeyError as exc:  # two registrations at once: the other one won
+            raise AlreadyExists(f"municipality {tenant!r} is already registered") from exc
+        self._known_tenants.add(tenant)
+
+    def get_credential(self, credential_id: str) -> dict[str, Any] | None:
+        with translate():
+            doc = self.meta.credentials.find_one({"_id": credential_id})
+        return decode_json(doc["doc"]) if doc is not None else None
+
+    def list_credentials(self) -> list[dict[str, Any]]:
+        with translate():
+            return [decode_json(d["doc"]) for d in self.meta.credentials.find().sort("_id", 1)]
+
+    def put_credential(self, record: dict[str, Any]) -> None:
+        with translate():
+            self.meta.credentials.replace_one(
+                {"_id": record["id"]}, {"_id": record["id"], "doc": encode_json(record)}, upsert=True
+            )
+
+    def purge_tenant(self, tenant: Tenant) -> int:
+        """The tenant's database goes as a whole (after its records in the meta database, so a crash in
+        between leaves data without a tenant record, which a repeated purge removes)."""
+        name = tenant_database(self.conn.prefix, tenant)
+        with translate():
+            deleted = self.conn.client[name].entities.count_documents({})
+
+        def body(session: Any) -> None:
+            meta = self.meta
+            for collection in ("subscriptions", "notify_outbox", "notify_changes"):
+                meta[collection].delete_many({"tenant": tenant}, session=session)
+            meta.tenant_settings.delete_many({"_id.t": tenant}, session=session)
+            meta.history_retention.delete_one({"_id": tenant}, session=session)
+            meta.tenants.delete_one({"_id": tenant}, session=session)
+            # every replica's matcher reloads its subscriptions when this version moves (mongo/notify.py)
+            meta.notify_state.update_one({"_id": "version"}, {"$inc": {"value": 1}}, session=session)
+
+        self.conn.run_write(body)
+        with translate():
+            self.conn.client.drop_database(name)
+        self.conn.forget(name)
+        self._known_tenants.discard(tenant)
+        self._geo_indexed.pop(tenant, None)
+        return deleted
 
 
 def _context_record(doc: dict[str, Any]) -> ContextRecord:
