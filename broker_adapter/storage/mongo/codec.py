@@ -2,6 +2,7 @@
 
     {"_id": <entity id>, "type": [...], "scope": [...], "createdAt": ..., "modifiedAt": ...,
      "attrs": {<encoded IRI>: [<instance, keys encoded>, ...]},       # the stored entity (ngsild.types)
+                                 # a LanguageProperty instance also holds "%lv": its strings (for q)
      "_names": [<attribute IRI>, ...],                                # indexed: attrs=, discovery
      "_box": [{"a": <IRI>, "x0": .., "x1": .., "y0": .., "y1": .., "n": <in _geo>}],  # geo pruning
      "_geo": {<encoded IRI>: [<GeoJSON>, ...]}}                       # 2dsphere fields (real servers)
@@ -26,6 +27,9 @@ from broker_adapter.storage.mongo.keys import decode_key, encode_key
 
 _INT64 = 2**63
 _BIG = "%int"
+# Derived member of a LanguageProperty instance: the strings of its languageMap, so that q can compare
+# them without knowing the language keys. `%` is always escaped in real keys, so it cannot collide.
+LANGUAGE_TEXTS = "%lv"
 Document = dict[str, Any]
 
 
@@ -50,7 +54,7 @@ def _decode(value: Any) -> Any:
     if kind is dict:
         if len(value) == 1 and _BIG in value:
             return int(value[_BIG])
-        return {decode_key(k): _decode(v) for k, v in value.items()}
+        return {decode_key(k): _decode(v) for k, v in value.items() if k != LANGUAGE_TEXTS}
     if kind is list:
         return [_decode(v) for v in value]
     if kind is Decimal128:
@@ -67,11 +71,28 @@ def decode_json(value: Any) -> Any:
     return _decode(value)
 
 
+def _language_texts(instance: Any) -> None:
+    """Add LANGUAGE_TEXTS to a LanguageProperty instance and to its LanguageProperty sub-attributes."""
+    if not isinstance(instance, dict):
+        return
+    if instance.get("type") == "LanguageProperty" and isinstance(instance.get("languageMap"), dict):
+        texts: list[Any] = []
+        for text in instance["languageMap"].values():
+            texts.extend(text if isinstance(text, list) else [text])
+        instance[LANGUAGE_TEXTS] = [t for t in texts if isinstance(t, str)]
+    for value in instance.values():
+        if isinstance(value, dict) and value.get("type") == "LanguageProperty":
+            _language_texts(value)
+
+
 def entity_to_doc(entity: ExpandedEntity, *, native_geo: bool = False) -> Document:
     doc: Document = {"_id": entity["id"]}
     for key, value in entity.items():
         if key != "id":
             doc[key] = _encode(value) if key == "attrs" else value
+    for instances in (doc.get("attrs") or {}).values():
+        for instance in instances if isinstance(instances, list) else ():
+            _language_texts(instance)
     attrs = entity.get("attrs") or {}
     doc["_names"] = list(attrs)
     boxes, geo = geo_fields(entity, native_geo)

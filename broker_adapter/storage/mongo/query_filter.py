@@ -23,8 +23,8 @@ Why the exact filters are exact (MongoDB query semantics):
   `@type` pinned, element-wise.
 
 Superset (finished in Python): Time literals (compared by UTC offset), integers beyond 34 digits,
-`[x.y]` paths into JSON values (MongoDB paths also walk arrays, the evaluator does not), LanguageProperty
-maps without a language tag (the map's keys are data), regular expressions outside the portable
+`[x.y]` paths into JSON values (MongoDB paths also walk arrays, the evaluator does not; this includes a
+language tag `[de]`), regular expressions outside the portable
 subset (Python `re` and MongoDB's PCRE differ on \\d, \\w, \\s, \\b and most inline flags), and
 geo-queries (pruned by the geometry boxes, or on a real server by a 2dsphere operator; decided by the
 evaluator's planar/haversine rules).
@@ -62,6 +62,7 @@ from broker_adapter.ngsild.query.ast import (
 )
 from broker_adapter.ngsild.query.geo import EARTH_RADIUS_M
 from broker_adapter.storage.geo_boxes import search_box
+from broker_adapter.storage.mongo.codec import LANGUAGE_TEXTS
 from broker_adapter.storage.mongo.keys import field
 
 Filter = dict[str, Any]
@@ -215,8 +216,12 @@ class FilterCompiler:
                 True,
             ),
             _Branch({kind: "VocabProperty", at("vocab"): {"$exists": True}}, at("vocab"), "text", vocab=True),
-            # the atoms of a languageMap are its values, whose keys are data: presence only
-            _Branch({kind: "LanguageProperty", at("languageMap"): {"$type": "object"}}, "", "language"),
+            # the atoms of a languageMap are its strings, kept beside it by the codec (its keys are data)
+            _Branch(
+                {kind: "LanguageProperty", at("languageMap"): {"$type": "object"}},
+                ".".join([*sub, LANGUAGE_TEXTS]),
+                "text",
+            ),
         ]
         return branches
 
@@ -225,17 +230,7 @@ class FilterCompiler:
         if branches is None or not all(_exact_literal(lit) for lit in _literals(node)):
             return self._superset(node.path)
         parts: list[Filter] = []
-        text = any(lit.type in _TEXT for lit in _literals(node))
         for b in branches:
-            if b.family == "language":
-                # a languageMap's atoms are strings under data keys: with a text literal (or a regex)
-                # only a superset is possible; with any other literal no atom can equal or order with
-                # it, so a negative term holds exactly when the map is there, a positive one never
-                if text or isinstance(node, Pattern):
-                    return self._superset(node.path)
-                if _negative(node):
-                    parts.append(b.present)
-                continue
             if isinstance(node, Pattern):
                 part = self._pattern(node, b)
                 if part is None and not b.relationship and b.family != "datetime-member":
