@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -30,6 +31,25 @@ def _test_store(data_dir: Path) -> dict[str, str]:
         return {}
     prefix = "vt" + hashlib.sha1(str(data_dir.resolve()).encode()).hexdigest()[:12]
     return {"VERBUND_STORE_URL": url, "VERBUND_MONGO_DATABASE": prefix}
+
+
+def open_broker_store(data_dir: Path) -> Any:
+    """The store a BrokerProcess on `data_dir` writes to, opened in this process to inspect it: its
+    SQLite file, or the databases VERBUND_TEST_STORE_URL gave it. A mongomock:// store lives inside the
+    broker process and cannot be opened from outside (the test is skipped, saying so)."""
+    from broker_adapter.storage.open import open_store
+
+    env = _test_store(data_dir)
+    url = env.get("VERBUND_STORE_URL", "")
+    if not url:
+        return open_store(f"sqlite:///{data_dir / 'verbund.db'}", data_dir)
+    if url.startswith("mongomock://"):
+        import pytest
+
+        pytest.skip("the broker's mongomock store cannot be read from another process")
+    from broker_adapter.storage.mongo.connection import MongoOptions
+
+    return open_store(url, data_dir, mongo=MongoOptions(database=env["VERBUND_MONGO_DATABASE"]))
 
 
 class BrokerProcess:
