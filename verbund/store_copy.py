@@ -7,8 +7,9 @@ so an interrupted copy resumes where it stopped (`--restart` starts over). At th
 verified: the number of entities, temporal entities and history instances, and a SHA-256 over each
 (canonical JSON, in key order) must be the same in both stores; so must contexts and subscriptions.
 
-The IoT agents' provisioning and outbox are SQLite files of their own in the data directory; they do not
-live in the store and are not part of this copy (move the data directory with the agents).
+The IoT agents' provisioning and outbox and the catalog's `catalog.db` are SQLite files of those services
+in the data directory, not part of the broker's store, and are not copied: move the data directory with
+the agents (the catalog rebuilds its file from the broker by its reconcile).
 """
 
 from __future__ import annotations
