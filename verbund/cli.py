@@ -78,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_agent_options(agents)
     agents.add_argument("--broker-url", dest="agents_broker_url", help="NGSI-LD broker to feed")
     _add_sdm_commands(sub)
+    _add_dashboard_command(sub, serve)
     sub.add_parser("version", help="print the version")
     return parser
 
@@ -115,6 +116,30 @@ def _add_sdm_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[
     )
 
 
+def _add_dashboard_command(sub: argparse._SubParsersAction, serve: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
+    dashboard = sub.add_parser(
+        "dashboard",
+        help="run only the dashboard (maps, water levels, traffic, alerts) against a broker",
+        description="Run only the dashboard on its own port, reading the NGSI-LD broker at --broker-url "
+        "over HTTP and fed by its subscriptions (verbund serve mounts it under /dashboard instead).",
+    )
+    dashboard.add_argument("--host", help="address to listen on (default 127.0.0.1; VERBUND_HOST)")
+    dashboard.add_argument("--port", type=int, dest="dashboard_port", help="port (default 8090)")
+    dashboard.add_argument("--broker-url", dest="dashboard_broker_url", help="the NGSI-LD broker to show")
+    dashboard.add_argument("--notify-url", dest="dashboard_notify_url", help="how the broker reaches /notify")
+    dashboard.add_argument(
+        "--tile-url", dest="dashboard_tile_url", help="map tiles ({z}/{x}/{y}; default none)"
+    )
+    dashboard.add_argument("--log-level", choices=["debug", "info", "warning", "error", "critical"])
+    dashboard.add_argument("--log-format", choices=["json", "text"])
+    serve.add_argument(
+        "--demo", action="store_true", help="seed the cluster's municipalities and run simulated devices"
+    )
+    serve.add_argument(
+        "--demo-speed", type=float, default=None, help="how much faster than real time the demo replays"
+    )
+
+
 def settings_from_args(args: argparse.Namespace) -> Settings:
     keys = (
         "host",
@@ -130,6 +155,10 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         "iota_south_port",
         "agents_mqtt_url",
         "agents_broker_url",
+        "dashboard_port",
+        "dashboard_broker_url",
+        "dashboard_notify_url",
+        "dashboard_tile_url",
     )
     return load_settings(**{k: getattr(args, k, None) for k in keys})
 
@@ -151,8 +180,9 @@ def run_broker(settings: Settings) -> None:
     )
 
 
-def run_platform(settings: Settings, *, with_broker: bool = True) -> None:
-    """The broker and the agents in one asyncio loop (``serve``), or the agents alone (``agents``)."""
+def run_platform(settings: Settings, *, with_broker: bool = True, demo: float | None = None) -> None:
+    """The broker (with the dashboard under /dashboard) and the agents in one asyncio loop (``serve``),
+    or the agents alone (``agents``); ``demo``: the speed of the simulated devices (None: no demo)."""
     import asyncio
 
     from agents.app import run_agents
@@ -162,8 +192,10 @@ def run_platform(settings: Settings, *, with_broker: bool = True) -> None:
     broker_app = None
     if with_broker:
         from broker_adapter.api.app import create_app
+        from visualisation.app import mounted_settings, with_dashboard
 
-        broker_app = create_app(settings)
+        settings = mounted_settings(settings)
+        broker_app = with_dashboard(create_app(settings), settings)
     try:
         import uvloop
 
@@ -171,7 +203,12 @@ def run_platform(settings: Settings, *, with_broker: bool = True) -> None:
     except ImportError:  # uvloop comes with uvicorn[standard]; plain asyncio works too
         loop_factory = None
     with asyncio.Runner(loop_factory=loop_factory) as runner:
-        runner.run(run_agents(settings, broker_app=broker_app))
+        if demo is None:
+            runner.run(run_agents(settings, broker_app=broker_app))
+        else:
+            from visualisation.demo.runner import with_demo
+
+            runner.run(with_demo(settings, demo, run_agents(settings, broker_app=broker_app)))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -196,7 +233,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "broker":
             run_broker(settings)
         else:
-            run_platform(settings)
+            demo = (args.demo_speed or 60.0) if args.demo else None
+            run_platform(settings, demo=demo)
+        return 0
+    if args.command == "dashboard":
+        from visualisation.app import run_dashboard
+
+        try:
+            settings = settings_from_args(args)
+        except ValueError as exc:
+            parser.error(str(exc))
+        run_dashboard(settings)
         return 0
     if args.command == "agents":
         try:

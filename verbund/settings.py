@@ -57,6 +57,23 @@ class Settings:
     agents_timeout: float = 10.0  # seconds per upsert request
     agents_retry_max: float = 10.0  # longest pause between retries while the broker is unreachable
     agents_expression_max_length: int = 4096
+    # dashboard (issue 11): its port when run alone, the broker it reads (empty: this installation's), its
+    # reader credential, where the broker reaches its /notify (empty: derived), the feed secret (empty: a
+    # random one per start, re-applied to the feed subscriptions), the tenants it serves when the broker has
+    # no municipality registry, the map's tile server (empty: none) and the bounds of live updates
+    dashboard_port: int = 8090
+    dashboard_broker_url: str = ""
+    dashboard_broker_token: str = ""
+    dashboard_notify_url: str = ""
+    dashboard_feed_secret: str = ""
+    dashboard_tenants: str = ""
+    dashboard_tile_url: str = ""  # e.g. https://tiles.example.org/{z}/{x}/{y}.png
+    dashboard_tile_attribution: str = ""
+    dashboard_reconcile_interval: float = 60.0  # seconds between checks of the feed subscriptions
+    dashboard_client_queue: int = 256  # live updates kept per browser before it is told to reload its data
+    dashboard_max_clients: int = 1000  # open live-update streams
+    # exact notification endpoint URLs allowed although loopback/private (the services mounted by serve)
+    notify_allowed_urls: str = ""
 
     def __post_init__(self) -> None:
         if self.log_level not in _LOG_LEVELS:
@@ -95,6 +112,10 @@ class Settings:
             "agents_timeout",
             "agents_retry_max",
             "agents_expression_max_length",
+            "dashboard_port",
+            "dashboard_reconcile_interval",
+            "dashboard_client_queue",
+            "dashboard_max_clients",
         ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")

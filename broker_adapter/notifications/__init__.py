@@ -28,7 +28,9 @@ async def start(state: Any, settings: Settings, store: Any, resolver: ContextRes
     from broker_adapter.api.subscriptions import Notifications
 
     notify_store = open_notify_store(store)
-    policy = EndpointPolicy(settings.notify_allowed_hosts, settings.notify_trusted_tenants)
+    policy = EndpointPolicy(
+        settings.notify_allowed_hosts, settings.notify_trusted_tenants, settings.notify_allowed_urls
+    )
     state.notifications = Notifications(notify_store, policy)
     dispatcher = Dispatcher(settings, notify_store, resolver, policy)
     await dispatcher.start()

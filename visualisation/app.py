@@ -1,0 +1,180 @@
+"""The dashboard's ASGI app: alone (``verbund dashboard``) or mounted under /dashboard on the broker's port
+(``verbund serve``). In both it lives under /dashboard, so its URLs (pages, /dashboard/notify) are the same.
+
+``create_app(settings)`` builds it; ``with_dashboard(broker_app, settings)`` puts it in front of the broker
+app for ``serve``, running the dashboard's start-up and shutdown inside the broker's lifespan.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+
+import xstatic.pkg.leaflet as leaflet
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from verbund.settings import Settings
+from visualisation import api, pages
+from visualisation.broker import BrokerError, BrokerUnavailable
+from visualisation.config import PREFIX, DashboardConfig, dashboard_config, notify_url_when_mounted
+from visualisation.i18n import LABELS, language
+from visualisation.security import SecurityHeaders
+from visualisation.service import Dashboard
+from visualisation.views import render
+
+log = logging.getLogger("verbund.dashboard")
+STATIC = Path(__file__).parent / "static"
+
+
+def routes() -> list[Route | Mount]:
+    return [
+        Route("/", pages.region),
+        Route("/alerts", pages.alerts),
+        Route("/m/{tenant}", pages.municipality_map),
+        Route("/m/{tenant}/alerts", pages.alerts),
+        Route("/m/{tenant}/gauges/{entity_id:path}", pages.gauge),
+        Route("/m/{tenant}/traffic/{entity_id:path}", pages.traffic),
+        Route("/api/sensors", api.sensors),
+        Route("/api/alerts", api.alerts),
+        Route("/api/m/{tenant}/series", api.series),
+        Route("/api/m/{tenant}/series.csv", api.series),
+        Route("/api/m/{tenant}/traffic", api.traffic),
+        Route("/api/m/{tenant}/traffic.csv", api.traffic),
+        Route("/events", api.events),
+        Route("/notify", api.notify, methods=["POST"]),
+        Route("/health", api.health),
+        Mount("/static", StaticFiles(directory=STATIC)),
+        Mount("/vendor/leaflet", StaticFiles(directory=leaflet.BASE_DIR)),
+    ]
+
+
+async def _broker_down(request: Request, exc: Exception) -> Response:
+    log.warning("broker request failed", extra={"path": request.url.path, "reason": str(exc)})
+    if "/api/" in request.url.path:
+        return api.problem(503 if isinstance(exc, BrokerUnavailable) else 502, str(exc))
+    t = LABELS[language(request)]
+    return render(request, "message.html", status=503, heading=t["title"], message=t["broker_down"])
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    if "/api/" in request.url.path or request.url.path.endswith("/notify"):
+        return api.problem(status, str(getattr(exc, "detail", exc)))
+    return render(request, "message.html", status=status, heading=str(status), message=str(exc))
+
+
+def dashboard_app(config: DashboardConfig) -> Starlette:
+    """The app that lives under /dashboard; its ``dashboard`` state is the service object."""
+    dashboard = Dashboard(config)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await dashboard.start()
+        log.info("dashboard ready", extra={"broker": config.broker_url, "notify": config.notify_url})
+        try:
+            yield
+        finally:
+            await dashboard.stop()
+
+    inner = Starlette(
+        routes=routes(),
+        exception_handlers={
+            BrokerUnavailable: _broker_down,
+            BrokerError: _broker_down,
+            HTTPException: _http_error,
+        },
+    )
+    inner.state.dashboard = dashboard
+
+    async def home(request: Request) -> Response:
+        return RedirectResponse(PREFIX + "/", status_code=307)
+
+    outer = Starlette(
+        routes=[Route("/", home), Route(PREFIX, home), Mount(PREFIX, app=inner)], lifespan=lifespan
+    )
+    outer.state.dashboard = dashboard
+    outer.add_middleware(SecurityHeaders, tile_origin=config.tile_origin)  # type: ignore[arg-type]
+    return outer
+
+
+def create_app(settings: Settings, *, mounted: bool = False) -> Starlette:
+    """App factory: the dashboard alone (its own port) or as mounted by ``verbund serve``."""
+    return dashboard_app(dashboard_config(settings, mounted=mounted))
+
+
+def mounted_settings(settings: Settings) -> Settings:
+    """Settings for ``serve``: one feed secret for the registry and the dashboard, and the broker allowed to
+    notify exactly the mounted dashboard's /notify on loopback (and nothing else there)."""
+    url = notify_url_when_mounted(settings)
+    allowed = ",".join(u for u in (settings.notify_allowed_urls, url) if u)
+    secret = settings.dashboard_feed_secret or secrets.token_hex(32)
+    return settings.with_overrides(notify_allowed_urls=allowed, dashboard_feed_secret=secret)
+
+
+class WithDashboard:
+    """The broker app with the dashboard in front of /dashboard; lifespan events reach both."""
+
+    def __init__(self, broker_app: ASGIApp, dashboard: Starlette) -> None:
+        self.broker_app = broker_app
+        self.dashboard = dashboard
+        self.state = dashboard.state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        if path == PREFIX or path.startswith(PREFIX + "/"):
+            await self.dashboard(scope, receive, send)
+        else:
+            await self.broker_app(scope, receive, send)
+
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Start the dashboard when the broker starts, stop it before the broker reports it stopped."""
+        stack = AsyncExitStack()
+
+        async def receive_and_start() -> Message:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await stack.enter_async_context(self.dashboard.router.lifespan_context(self.dashboard))
+            return message
+
+        async def send_and_stop(message: Message) -> None:
+            if message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+                await stack.aclose()
+            await send(message)
+
+        try:
+            await self.broker_app(scope, receive_and_start, send_and_stop)
+        finally:
+            await stack.aclose()
+
+
+def with_dashboard(broker_app: ASGIApp, settings: Settings) -> WithDashboard:
+    return WithDashboard(broker_app, create_app(settings, mounted=True))
+
+
+def run_dashboard(settings: Settings) -> None:
+    """``verbund dashboard``: the dashboard alone on its own port."""
+    import uvicorn
+
+    from verbund.logs import configure_logging
+
+    configure_logging(settings)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.dashboard_port,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=5,
+    )
