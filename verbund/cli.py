@@ -194,6 +194,10 @@ def run_platform(settings: Settings, *, with_broker: bool = True, demo: float | 
         from broker_adapter.api.app import create_app
         from visualisation.app import mounted_settings, with_dashboard
 
+        if demo is not None:
+            from visualisation.demo.runner import demo_settings
+
+            settings = demo_settings(settings)
         settings = mounted_settings(settings)
         broker_app = with_dashboard(create_app(settings), settings)
     try:
@@ -208,7 +212,8 @@ def run_platform(settings: Settings, *, with_broker: bool = True, demo: float | 
         else:
             from visualisation.demo.runner import with_demo
 
-            runner.run(with_demo(settings, demo, run_agents(settings, broker_app=broker_app)))
+            seeded = broker_app.state.dashboard.reconcile_soon if broker_app is not None else None
+            runner.run(with_demo(settings, demo, run_agents(settings, broker_app=broker_app), seeded))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -233,7 +238,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "broker":
             run_broker(settings)
         else:
-            demo = (args.demo_speed or 60.0) if args.demo else None
+            demo = (args.demo_speed or 360.0) if args.demo else None
             run_platform(settings, demo=demo)
         return 0
     if args.command == "dashboard":
