@@ -39,6 +39,11 @@ REPLAY_TRAFFIC_STEP = timedelta(minutes=15)
 LIVE_GAUGE_STEP = timedelta(seconds=20)
 LIVE_TRAFFIC_STEP = timedelta(seconds=60)
 TICK = 0.25  # seconds between looks at the simulated clock
+PERIOD_END = timedelta(hours=1) - timedelta(seconds=1)  # an hourly count is stamped inside its hour
+
+
+def hour_floor(t: datetime) -> datetime:
+    return t.replace(minute=0, second=0, microsecond=0)
 
 
 def demo_tenants() -> str:
@@ -171,8 +176,9 @@ class Demo:
         """The stations' archive before the replay, imported in one temporal API request per series
         (hourly levels for 30 days, hourly counts for 7): the live measures then come through the agents."""
         began = datetime.now(UTC)
-        first = until - timedelta(days=self.history_days)
-        hours = [first + timedelta(hours=h) for h in range(int((until - first) / timedelta(hours=1)))]
+        first = hour_floor(until - timedelta(days=self.history_days))
+        count = int((hour_floor(until) - first) / timedelta(hours=1))
+        hours = [first + timedelta(hours=h) for h in range(count)]
         for gauge in GAUGES:
             entity_id, kind = devices.gauge_entity(gauge)
             attribute = "currentLevel" if kind == "FloodMonitoring" else "height"
@@ -188,7 +194,7 @@ class Demo:
                 key = f"{counter.site}-{lane}"
                 instances = [
                     {"type": "Property", "value": signals.vehicles(counter.peak_per_hour, direction, t,
-                     timedelta(hours=1), key), "observedAt": devices.stamp(t + timedelta(hours=1))}
+                     timedelta(hours=1), key), "observedAt": devices.stamp(t + PERIOD_END)}
                     for t in traffic_hours
                 ]  # fmt: skip
                 body = {"id": devices.lane_entity(counter, lane), "type": "TrafficFlowObserved",
@@ -209,11 +215,14 @@ class Demo:
     async def _simulate(self, clock: Clock) -> None:
         begin = clock.now()
         next_gauge = {g.device: begin for g in GAUGES}
-        lanes = [Lane(c, n, d, next=begin) for c in COUNTERS for n, d in LANES]
+        counted = hour_floor(begin)  # where the archived hourly counts end
+        lanes = [Lane(c, n, d, next=counted) for c in COUNTERS for n, d in LANES]
         while True:
             simulated = clock.now()
             live = simulated >= datetime.now(UTC) - timedelta(seconds=2)
             for gauge in GAUGES:
+                if live:  # caught up: a replay step must not delay the next measure
+                    next_gauge[gauge.device] = min(next_gauge[gauge.device], simulated + LIVE_GAUGE_STEP)
                 while next_gauge[gauge.device] <= simulated:
                     await self._gauge(gauge, next_gauge[gauge.device], clock.start)
                     next_gauge[gauge.device] += LIVE_GAUGE_STEP if live else REPLAY_GAUGE_STEP
