@@ -277,9 +277,8 @@ class Demo:
         lane.sent += count
         lane.uplinks += 1
         frame = signals.pcr2_frame(count, 0, lane.sent, 0)
-        body = devices.tts_uplink(
-            devices.lane_eui(counter, lane.lane), key, frame, 14, t + period, lane.uplinks
-        )
+        at = t + period - timedelta(seconds=1)  # sent at the end of the period, counted in its hour
+        body = devices.tts_uplink(devices.lane_eui(counter, lane.lane), key, frame, 14, at, lane.uplinks)
         url, params = f"{self.south}/iot/lorawan/tts", {"k": devices.LORA_KEY}
         await self._send(lambda: self.http.post(url, params=params, json=body), key)
 
