@@ -59,8 +59,9 @@ class Settings:
     agents_expression_max_length: int = 4096
     # dashboard (issue 11): its port when run alone, the broker it reads (empty: this installation's), its
     # reader credential, where the broker reaches its /notify (empty: derived), the feed secret (empty: a
-    # random one per start, re-applied to the feed subscriptions), the tenants it serves when the broker has
-    # no municipality registry, the map's tile server (empty: none) and the bounds of live updates
+    # random one per start, re-applied to the feed subscriptions), tenants it shows besides the registry's
+    # open-data municipalities (all it shows without a registry), the map's tile server (empty: none) and
+    # the bounds of live updates
     dashboard_port: int = 8090
     dashboard_broker_url: str = ""
     dashboard_broker_token: str = ""

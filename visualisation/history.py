@@ -181,9 +181,13 @@ async def traffic_series(
             "aggrPeriodDuration": "PT1H",
         }
         body = (await client.temporal(tenant, lane["id"], params)).body
-        sums = {_canonical(s): v for (s, _), v in _aggregates(body, "intensity", "sum").items()}
+        sums = {_canonical(s): _count(v) for (s, _), v in _aggregates(body, "intensity", "sum").items()}
         out_lanes.append({**lane, "counts": [sums.get(k) for k in keys]})
     return {"range": range_key, "hours": keys, "lanes": out_lanes}
+
+
+def _count(value: float) -> float | int:
+    return int(value) if value.is_integer() else value
 
 
 def _canonical(raw: str) -> str:

@@ -1,5 +1,6 @@
-"""The municipalities the dashboard serves, from the registry's records (shared contract 1), or from the
-configured tenant list when the broker has none."""
+"""The municipalities the dashboard serves: the open-data municipalities of the registry (shared contract 1)
+and the tenants the operator lists (VERBUND_DASHBOARD_TENANTS; the only ones when the broker has no
+registry)."""
 
 from __future__ import annotations
 
@@ -45,10 +46,13 @@ def _area(record: dict[str, Any]) -> dict[str, Any] | None:
     return _bbox_polygon(record.get("bbox"))
 
 
-def from_record(record: dict[str, Any]) -> Municipality | None:
-    """A registry record; None for a retired or malformed one (it is not shown)."""
+def from_record(record: dict[str, Any], extra: tuple[str, ...] = ()) -> Municipality | None:
+    """A registry record; None for one that is not shown: retired, malformed, or not open data (the
+    dashboard is public) unless the operator lists its tenant in ``extra`` (VERBUND_DASHBOARD_TENANTS)."""
     tenant = record.get("tenant")
     if not isinstance(tenant, str) or not TENANT.match(tenant) or record.get("status") == "retired":
+        return None
+    if record.get("openData") is not True and tenant not in extra:
         return None
     return Municipality(
         tenant=tenant,
@@ -60,9 +64,11 @@ def from_record(record: dict[str, Any]) -> Municipality | None:
     )
 
 
-def from_records(records: list[dict[str, Any]]) -> list[Municipality]:
-    found = (from_record(r) for r in records)
-    return sorted((m for m in found if m is not None), key=lambda m: m.name.casefold())
+def from_records(records: list[dict[str, Any]], extra: tuple[str, ...] = ()) -> list[Municipality]:
+    found = [m for m in (from_record(r, extra) for r in records) if m is not None]
+    known = {m.tenant for m in found} | {r.get("tenant") for r in records}
+    found += from_tenants(tuple(t for t in extra if t not in known))
+    return sorted(found, key=lambda m: m.name.casefold())
 
 
 def from_tenants(tenants: tuple[str, ...]) -> list[Municipality]:

@@ -99,7 +99,8 @@ class Dashboard:
         if cached is not None and not fresh and time.monotonic() - cached[0] < MUNICIPALITIES_TTL:
             return cached[1]
         records = await self.client.municipalities()
-        found = from_tenants(self.config.tenants) if records is None else from_records(records)
+        tenants = self.config.tenants
+        found = from_tenants(tenants) if records is None else from_records(records, tenants)
         self._municipalities = (time.monotonic(), found)
         return found
 

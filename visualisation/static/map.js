@@ -21,6 +21,8 @@
     L.geoJSON(area.area, { style: { color: "#12355b", weight: 2, fillColor: "#12355b", fillOpacity: 0.06 },
       interactive: false }).addTo(outlines);
   }
+  // the outlines are decoration: the page names the municipality in text
+  for (const svg of document.querySelectorAll("#map svg")) svg.setAttribute("aria-hidden", "true");
 
   const key = (s) => s.tenant + " " + s.id;
   const pageOf = function (s) {
@@ -62,6 +64,7 @@
       return;
     }
     if (known) {
+      known.summary = s;
       known.setLatLng([s.lat, s.lon]);
       known.setIcon(icon(s));
       known.setPopupContent(popup(s));
@@ -69,9 +72,11 @@
       return;
     }
     const marker = L.marker([s.lat, s.lon], { icon: icon(s), title: title(s), keyboard: true, riseOnHover: true });
+    marker.summary = s;
+    // Leaflet creates the element once the map has a view: name it then
+    marker.on("add", function () { label(marker, marker.summary); });
     marker.bindPopup(popup(s));
     marker.addTo(markers);
-    label(marker, s);
     byKey.set(key(s), marker);
   };
   const fit = function () {
