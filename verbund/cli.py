@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from verbund import __version__
+from verbund import __version__, municipality_cli
 from verbund.settings import Settings, load_settings
 
 DESCRIPTION = """\
@@ -78,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_agent_options(agents)
     agents.add_argument("--broker-url", dest="agents_broker_url", help="NGSI-LD broker to feed")
     _add_sdm_commands(sub)
+    municipality_cli.add_commands(sub)
     _add_dashboard_command(sub, serve)
     sub.add_parser("version", help="print the version")
     return parser
@@ -126,7 +127,6 @@ def _add_dashboard_command(sub: argparse._SubParsersAction, serve: argparse.Argu
     dashboard.add_argument("--host", help="address to listen on (default 127.0.0.1; VERBUND_HOST)")
     dashboard.add_argument("--port", type=int, dest="dashboard_port", help="port (default 8090)")
     dashboard.add_argument("--broker-url", dest="dashboard_broker_url", help="the NGSI-LD broker to show")
-    dashboard.add_argument("--notify-url", dest="dashboard_notify_url", help="how the broker reaches /notify")
     dashboard.add_argument(
         "--tile-url", dest="dashboard_tile_url", help="map tiles ({z}/{x}/{y}; default none)"
     )
@@ -157,7 +157,6 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         "agents_broker_url",
         "dashboard_port",
         "dashboard_broker_url",
-        "dashboard_notify_url",
         "dashboard_tile_url",
     )
     return load_settings(**{k: getattr(args, k, None) for k in keys})
@@ -230,6 +229,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ValueError as exc:
             parser.error(str(exc))
         return run_sdm(args, settings)
+    if args.command == "municipality":
+        try:
+            settings = load_settings(data_dir=args.data_dir)
+        except ValueError as exc:
+            parser.error(str(exc))
+        return municipality_cli.run(args, settings)
     if args.command in ("serve", "broker"):
         try:
             settings = settings_from_args(args)

@@ -44,6 +44,7 @@ class Settings:
     notify_lease_seconds: float = 30.0  # how long a replica owns claimed work before others may take it
     notify_poll_interval: float = 0.05  # seconds between looks at the change log, outbox and subscriptions
     notify_batch: int = 50  # notifications one subscription delivers per claim, in order
+    notify_process: str = "separate"  # matcher and senders in a child process, or "inline" in the API's
     # Smart Data Models (issue 8): the policy of tenants that have none of their own (off, warn, enforce)
     sdm_policy: str = "off"
     # IoT agents (issue 7): the NGSI-LD broker they feed (empty: this installation's broker on loopback), the
@@ -57,24 +58,23 @@ class Settings:
     agents_timeout: float = 10.0  # seconds per upsert request
     agents_retry_max: float = 10.0  # longest pause between retries while the broker is unreachable
     agents_expression_max_length: int = 4096
+    # municipalities and access (issue 9): the services each registered municipality feeds
+    # ("catalog=URL,dashboard=URL") and the secret their per-tenant feed tokens derive from (verbund/feeds.py)
+    feeds: str = ""
+    feed_secret: str = ""
     # dashboard (issue 11): its port when run alone, the broker it reads (empty: this installation's), its
-    # reader credential, where the broker reaches its /notify (empty: derived), the feed secret (empty: a
-    # random one per start, re-applied to the feed subscriptions), tenants it shows besides the registry's
-    # open-data municipalities (all it shows without a registry), the map's tile server (empty: none) and
-    # the bounds of live updates
+    # reader credential, tenants it shows besides the registry's open-data municipalities (all it shows
+    # without a registry), the map's tile server (empty: none) and the bounds of live updates. Its notify URL
+    # is its entry in `feeds` (default: derived from its port, or /dashboard on the broker's port in serve).
     dashboard_port: int = 8090
     dashboard_broker_url: str = ""
     dashboard_broker_token: str = ""
-    dashboard_notify_url: str = ""
-    dashboard_feed_secret: str = ""
     dashboard_tenants: str = ""
     dashboard_tile_url: str = ""  # e.g. https://tiles.example.org/{z}/{x}/{y}.png
     dashboard_tile_attribution: str = ""
     dashboard_reconcile_interval: float = 60.0  # seconds between checks of the feed subscriptions
     dashboard_client_queue: int = 256  # live updates kept per browser before it is told to reload its data
     dashboard_max_clients: int = 1000  # open live-update streams
-    # exact notification endpoint URLs allowed although loopback/private (the services mounted by serve)
-    notify_allowed_urls: str = ""
 
     def __post_init__(self) -> None:
         if self.log_level not in _LOG_LEVELS:
@@ -105,6 +105,8 @@ class Settings:
             raise ValueError(f"sdm_policy must be off, warn or enforce, not {self.sdm_policy!r}")
         if self.history not in ("on", "off"):
             raise ValueError(f"history must be on or off, not {self.history!r}")
+        if self.notify_process not in ("separate", "inline"):
+            raise ValueError(f"notify_process must be separate or inline, not {self.notify_process!r}")
         if self.temporal_max_instances <= 0:
             raise ValueError("temporal_max_instances must be positive")
         for name in (

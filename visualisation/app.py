@@ -25,7 +25,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from verbund.settings import Settings
 from visualisation import api, pages
 from visualisation.broker import BrokerError, BrokerUnavailable
-from visualisation.config import PREFIX, DashboardConfig, dashboard_config, notify_url_when_mounted
+from visualisation.config import (
+    PREFIX,
+    SERVICE,
+    DashboardConfig,
+    configured_notify_url,
+    dashboard_config,
+    notify_url_when_mounted,
+)
 from visualisation.i18n import LABELS, language
 from visualisation.security import SecurityHeaders
 from visualisation.service import Dashboard
@@ -112,12 +119,13 @@ def create_app(settings: Settings, *, mounted: bool = False) -> Starlette:
 
 
 def mounted_settings(settings: Settings) -> Settings:
-    """Settings for ``serve``: one feed secret for the registry and the dashboard, and the broker allowed to
-    notify exactly the mounted dashboard's /notify on loopback (and nothing else there)."""
-    url = notify_url_when_mounted(settings)
-    allowed = ",".join(u for u in (settings.notify_allowed_urls, url) if u)
-    secret = settings.dashboard_feed_secret or secrets.token_hex(32)
-    return settings.with_overrides(notify_allowed_urls=allowed, dashboard_feed_secret=secret)
+    """Settings for ``serve``: the mounted dashboard is one of the feeds (VERBUND_FEEDS), so the registry
+    subscribes it for every new municipality and the broker may notify exactly its /notify on loopback;
+    without a configured VERBUND_FEED_SECRET, one random secret for this run serves both."""
+    feeds = settings.feeds
+    if not configured_notify_url(settings):
+        feeds = ",".join(f for f in (feeds, f"{SERVICE}={notify_url_when_mounted(settings)}") if f)
+    return settings.with_overrides(feeds=feeds, feed_secret=settings.feed_secret or secrets.token_hex(32))
 
 
 class WithDashboard:

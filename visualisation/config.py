@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from verbund.settings import Settings
 
 PREFIX = "/dashboard"  # the dashboard's path, mounted or alone, so its URLs are the same in both
+SERVICE = "dashboard"  # its name in feed subscriptions and in VERBUND_FEEDS
 CONTEXT_PATH = "/ngsi-ld/contexts/verbund.jsonld"
 
 
@@ -40,11 +41,19 @@ class DashboardConfig:
         return f"{parts.scheme}://{parts.netloc}"
 
 
+def configured_notify_url(settings: Settings) -> str:
+    """The dashboard's entry in VERBUND_FEEDS ("catalog=URL,dashboard=URL"), or empty."""
+    for item in settings.feeds.split(","):
+        service, _, url = item.partition("=")
+        if service.strip() == SERVICE:
+            return url.strip()
+    return ""
+
+
 def notify_url_when_mounted(settings: Settings) -> str:
     """The /notify URL of the dashboard mounted on the broker's port, as the broker itself reaches it."""
-    if settings.dashboard_notify_url:
-        return settings.dashboard_notify_url
-    return f"http://{_loopback(settings.host)}:{settings.broker_port}{PREFIX}/notify"
+    configured = configured_notify_url(settings)
+    return configured or f"http://{_loopback(settings.host)}:{settings.broker_port}{PREFIX}/notify"
 
 
 def dashboard_config(settings: Settings, *, mounted: bool) -> DashboardConfig:
@@ -57,14 +66,14 @@ def dashboard_config(settings: Settings, *, mounted: bool) -> DashboardConfig:
     if mounted:
         notify = notify_url_when_mounted(settings)
     else:
-        notify = settings.dashboard_notify_url or (
+        notify = configured_notify_url(settings) or (
             f"http://{_loopback(settings.host)}:{settings.dashboard_port}{PREFIX}/notify"
         )
     return DashboardConfig(
         broker_url=broker,
         context_url=broker + CONTEXT_PATH,
         notify_url=notify,
-        feed_secret=settings.dashboard_feed_secret or secrets.token_hex(32),
+        feed_secret=settings.feed_secret or secrets.token_hex(32),
         token=settings.dashboard_broker_token,
         tenants=tuple(t.strip() for t in settings.dashboard_tenants.split(",") if t.strip()),
         tile_url=settings.dashboard_tile_url,

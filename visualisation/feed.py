@@ -16,9 +16,7 @@ import orjson
 from starlette.requests import Request
 
 from verbund.feeds import TENANT_HEADER, TOKEN_HEADER, feed_subscription, subscription_id, verify_feed_token
-from visualisation.config import DashboardConfig
-
-SERVICE = "dashboard"
+from visualisation.config import SERVICE, DashboardConfig
 
 
 class Rejected(Exception):

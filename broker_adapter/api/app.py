@@ -16,8 +16,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 
-from broker_adapter import notifications
-from broker_adapter.api import batch, contexts, discovery, entities, query, retention, temporal
+from broker_adapter import notifications, registry
+from broker_adapter.api import admin, batch, contexts, discovery, entities, query, retention, temporal
 from broker_adapter.api import subscriptions as subscriptions_api
 from broker_adapter.api.deps import Broker
 from broker_adapter.api.fastpath import FastRetrieve
@@ -64,6 +64,7 @@ def create_app(settings: Settings | None = None) -> BrokerApp:
         retention.default_retention(settings.history_retention)  # a bad period fails start-up
         purger = asyncio.get_running_loop().create_task(retention.run_retention(app.state.broker))
         dispatcher = await notifications.start(app.state, settings, store, resolver)
+        registry.start(app.state, app.state.broker)
         # Batch requests allocate hundreds of thousands of short-lived objects: a larger young
         # generation and freezing what start-up built keep the cyclic GC from rescanning the heap.
         gc.set_threshold(50_000, 50, 50)
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None) -> BrokerApp:
     app.include_router(temporal.router)
     app.include_router(subscriptions_api.router)
     app.include_router(sdm_api.router)
+    app.include_router(admin.router)
     _add_operations_routes(app, metrics)
     _add_error_handlers(app)
     return BrokerApp(app, metrics)

@@ -4,9 +4,7 @@ By default an endpoint whose host is (or resolves to) a loopback, private, link-
 reserved or unspecified address is refused, so a subscription cannot make the broker call into the
 network it runs in. Operators allow specific hosts, IPs or networks (`notify_allowed_hosts`, e.g.
 "127.0.0.1,10.0.5.0/24,catalog.internal") and exempt the platform's own tenants
-(`notify_trusted_tenants`); exact endpoint URLs (`notify_allowed_urls`) are allowed as they are, so
-`verbund serve` lets the broker notify the dashboard it mounts on loopback without opening loopback to
-every subscriber. The check runs when a subscription is written (a clear 400) and again before
+(`notify_trusted_tenants`). The check runs when a subscription is written (a clear 400) and again before
 each delivery, because DNS answers change.
 """
 
@@ -32,8 +30,9 @@ def _split(raw: str) -> list[str]:
 
 
 class EndpointPolicy:
-    def __init__(self, allowed_hosts: str = "", trusted_tenants: str = "", allowed_urls: str = "") -> None:
-        self._urls = frozenset(_split(allowed_urls))
+    def __init__(
+        self, allowed_hosts: str = "", trusted_tenants: str = "", trusted_urls: tuple[str, ...] = ()
+    ):
         self._hosts: set[str] = set()
         self._networks: list[IpNetwork] = []
         for item in _split(allowed_hosts):
@@ -42,6 +41,8 @@ class EndpointPolicy:
             except ValueError:
                 self._hosts.add(item.lower())
         self._trusted = frozenset(_split(trusted_tenants))
+        # The platform's own feed receivers (VERBUND_FEEDS): exactly these URLs, whatever their address.
+        self._trusted_urls = frozenset(trusted_urls)
 
     def _allowed_address(self, address: IpAddress) -> bool:
         if not (
@@ -57,7 +58,7 @@ class EndpointPolicy:
 
     def check(self, uri: str, tenant: Tenant) -> None:
         """Raise EndpointRefused unless `tenant` may send notifications to `uri` (may resolve DNS)."""
-        if tenant in self._trusted or uri in self._urls:
+        if tenant in self._trusted or uri in self._trusted_urls:
             return
         host = (urlsplit(uri).hostname or "").lower()
         if not host:

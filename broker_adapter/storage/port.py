@@ -42,6 +42,10 @@ class Outcome:
         return self.error is None
 
 
+WriteItem = tuple[Tenant, Sequence[Change]]  # one caller's changes to one tenant (apply_group)
+ItemResult = list[Outcome] | Exception  # its outcomes, or what it failed with
+
+
 @dataclass(frozen=True, slots=True)
 class EntitySelector:
     """One member of a Query's `entities` (clause 5.2.33): its type and, if given, id or idPattern."""
@@ -134,6 +138,13 @@ class Store(Protocol):
 
         Changes to the same id in one call see each other's results, in order."""
 
+    def apply_group(self, items: Sequence[WriteItem]) -> list[ItemResult]:
+        """Several independent `apply` calls committed together (group commit: one disk flush for all).
+
+        Each item succeeds or fails alone (its result is its outcomes or the exception it raised); a
+        failed commit raises, and then none of them was written. Adapters without a cheaper way may use
+        `apply_each`."""
+
     def query(self, tenant: Tenant, query: EntityQuery) -> QueryResult:
         """Entities in a stable order (id ascending), paged by limit/offset."""
 
@@ -172,3 +183,37 @@ class Store(Protocol):
 
     def touch_context(self, context_id: str, when: str) -> None:
         """Count one use of a stored context (hits, last_usage); best effort."""
+
+    # municipality registry and credentials (records are JSON objects, as the admin API shows them) -----
+    def get_municipality(self, tenant: Tenant) -> dict[str, Any] | None: ...
+
+    def list_municipalities(self) -> list[dict[str, Any]]:
+        """Every record (active and retired), ordered by tenant."""
+
+    def put_municipality(self, record: dict[str, Any], *, create: bool = False) -> None:
+        """Insert or replace by record["tenant"] and create that tenant; with create, AlreadyExists when a
+        record for the tenant exists."""
+
+    def get_credential(self, credential_id: str) -> dict[str, Any] | None: ...
+
+    def list_credentials(self) -> list[dict[str, Any]]:
+        """Every credential record (including revoked and expired ones), ordered by id."""
+
+    def put_credential(self, record: dict[str, Any]) -> None:
+        """Insert or replace by record["id"] (revocation is a replace with revokedAt set)."""
+
+    def purge_tenant(self, tenant: Tenant) -> int:
+        """Delete everything stored in a tenant (entities, history, subscriptions and their pending
+        notifications, tenant settings) and the tenant itself; the municipality record and credentials stay.
+        Returns the number of entities deleted."""
+
+
+def apply_each(store: Store, items: Sequence[WriteItem]) -> list[ItemResult]:
+    """`apply_group` as one `apply` per item, for adapters that gain nothing from grouping."""
+    results: list[ItemResult] = []
+    for tenant, changes in items:
+        try:
+            results.append(store.apply(tenant, changes))
+        except Exception as exc:  # the item's own failure, reported to its caller
+            results.append(exc)
+    return results

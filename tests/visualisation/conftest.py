@@ -155,7 +155,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         **NOTIFY_ENV,
         "VERBUND_AGENTS_CONTEXT_URL": f"http://127.0.0.1:{port}{CONTEXT_PATH}",
         "VERBUND_DASHBOARD_RECONCILE_INTERVAL": "1",
-        "VERBUND_DASHBOARD_TENANTS": "kaiserslautern,kusel",  # TEMPORARY until the registry lands on main
     }
     platform = PlatformProcess(tmp_path_factory.mktemp("dashboard"), broker_port=port, env=env).start()
     try:
@@ -171,7 +170,7 @@ def _seed(platform: PlatformProcess) -> Cluster:
         municipality(DISTRICT, "Landkreis Kusel", "Landkreis", "07336000", _area(7.47, 49.55, 0.15)),
     ):
         answer = httpx.post(registry, json=body, timeout=10)
-        assert answer.status_code in (201, 404), answer.text  # TEMPORARY until the registry lands on main
+        assert answer.status_code == 201, answer.text
     for tenant, devices in (
         (
             TOWN,

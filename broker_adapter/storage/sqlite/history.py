@@ -397,6 +397,11 @@ class SqliteHistory:
         """Series were deleted: the cache could name them (rare, so all of it goes)."""
         self._series_ids.clear()
 
+    def forget_keys(self) -> None:
+        """A whole tenant's history was deleted (SqliteStore.purge_tenant): no cached key may survive."""
+        self._series_ids.clear()
+        self._entities.clear()
+
     # temporal provision --------------------------------------------------------------------------------
     def add_instances(
         self, tenant: Tenant, entity_id: EntityId, types: list[Iri] | None, attrs: dict[Iri, list[Instance]]

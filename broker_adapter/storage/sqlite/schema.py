@@ -5,7 +5,7 @@ Feature modules keep the SQL of their own tables (geo_index, history); this modu
 migration by number, so which migrations exist never depends on which modules were imported.
 """
 
-from broker_adapter.storage.sqlite import geo_index, history
+from broker_adapter.storage.sqlite import geo_index, history, registry
 
 MIGRATIONS: dict[int, str] = {
     # 1: entities, their types, tenants, @contexts
@@ -103,3 +103,4 @@ MIGRATIONS: dict[int, str] = {
 
 MIGRATIONS[2] = geo_index.MIGRATION  # the query indexes: attribute numbers and geometry boxes
 MIGRATIONS[3] = history.MIGRATION  # the temporal history
+MIGRATIONS[6] = registry.MIGRATION  # the municipality registry and the credentials

@@ -99,6 +99,32 @@ def test_an_unexpected_exception_rolls_back_the_whole_call(store: Store) -> None
     assert not store.tenant_exists("t1")
 
 
+def test_a_group_commits_each_item_alone(store: Store) -> None:
+    """apply_group: the failing item leaves nothing of itself, the others stand."""
+
+    def boom(current):
+        raise RuntimeError("bug")
+
+    results = store.apply_group(
+        [
+            ("t1", [Change("urn:x:1", put(entity("urn:x:1", 1)))]),
+            ("t2", [Change("urn:x:2", put(entity("urn:x:2"))), Change("urn:x:3", boom)]),
+            (
+                "t1",
+                [Change("urn:x:1", create(entity("urn:x:1", 2))), Change("urn:x:4", put(entity("urn:x:4")))],
+            ),
+        ]
+    )
+    first, second, third = results
+    assert [o.ok for o in first] == [True]
+    assert isinstance(second, RuntimeError)
+    assert [type(o.error) for o in third] == [AlreadyExists, type(None)]  # sees the first item's write
+    assert store.get_entity("t1", "urn:x:1")["attrs"][A][0]["value"] == 1
+    assert store.get_entity("t1", "urn:x:4") is not None
+    assert store.get_entity("t2", "urn:x:2") is None
+    assert not store.tenant_exists("t2")
+
+
 def test_tenants_are_created_by_writes_and_isolated(store: Store) -> None:
     assert store.tenant_exists("")
     assert not store.tenant_exists("a")
@@ -198,3 +224,58 @@ def test_tenant_settings_are_per_tenant_json_values(store: Store) -> None:
     assert store.get_tenant_setting("b", "sdm_policy") == "warn"
     store.set_tenant_setting("a", "sdm_policy", None)
     assert store.get_tenant_setting("a", "sdm_policy") is None
+
+
+# municipality registry and credentials ---------------------------------------------------------------------
+
+
+def test_municipalities_are_stored_listed_and_replaced(store: Store) -> None:
+    kl = {
+        "tenant": "kaiserslautern",
+        "name": "Stadt Kaiserslautern",
+        "regions": ["suedwest"],
+        "openData": True,
+    }
+    kusel = {"tenant": "kusel", "name": "Kusel", "regions": []}
+    store.put_municipality(kusel, create=True)
+    store.put_municipality(kl, create=True)
+    assert store.get_municipality("kaiserslautern") == kl
+    assert store.get_municipality("linz") is None
+    assert [r["tenant"] for r in store.list_municipalities()] == ["kaiserslautern", "kusel"]
+    assert store.tenant_exists("kusel")  # registering creates the tenant
+    with pytest.raises(AlreadyExists):
+        store.put_municipality({**kusel, "name": "Other"}, create=True)
+    store.put_municipality({**kusel, "status": "retired"})
+    assert store.get_municipality("kusel") == {**kusel, "status": "retired"}
+
+
+def test_credentials_are_stored_by_id(store: Store) -> None:
+    key = {"id": "k1", "role": "reader", "tenants": ["kusel"], "hash": "ab" * 32, "revokedAt": None}
+    store.put_credential(key)
+    store.put_credential({**key, "id": "k0"})
+    assert store.get_credential("k1") == key
+    assert store.get_credential("nope") is None
+    store.put_credential({**key, "revokedAt": "2026-11-25T10:00:00Z"})
+    assert [c["id"] for c in store.list_credentials()] == ["k0", "k1"]
+    assert store.get_credential("k1")["revokedAt"] == "2026-11-25T10:00:00Z"
+
+
+def test_purge_tenant_deletes_its_data_and_nothing_else(store: Store) -> None:
+    for tenant in ("gone", "kept"):
+        store.apply(
+            tenant, [Change("urn:x:1", put(entity("urn:x:1"))), Change("urn:x:2", put(entity("urn:x:2")))]
+        )
+        store.set_tenant_setting(tenant, "sdm_policy", "warn")
+    store.put_municipality({"tenant": "gone", "name": "Gone"})
+    assert store.purge_tenant("gone") == 2
+    assert not store.tenant_exists("gone")
+    assert store.get_entity("gone", "urn:x:1") is None
+    assert store.get_tenant_setting("gone", "sdm_policy") is None
+    assert store.history.get_entity("gone", "urn:x:1") is None
+    assert store.get_municipality("gone") == {"tenant": "gone", "name": "Gone"}
+    assert store.get_entity("kept", "urn:x:2") is not None
+    assert store.get_tenant_setting("kept", "sdm_policy") == "warn"
+    assert store.history.get_entity("kept", "urn:x:1") is not None
+    # the tenant can start again from nothing
+    store.apply("gone", [Change("urn:x:3", put(entity("urn:x:3")))])
+    assert [e["id"] for e in store.query("gone", EntityQuery()).entities] == ["urn:x:3"]
