@@ -21,8 +21,6 @@
     L.geoJSON(area.area, { style: { color: "#12355b", weight: 2, fillColor: "#12355b", fillOpacity: 0.06 },
       interactive: false }).addTo(outlines);
   }
-  // the outlines are decoration: the page names the municipality in text
-  for (const svg of document.querySelectorAll("#map svg")) svg.setAttribute("aria-hidden", "true");
 
   const key = (s) => s.tenant + " " + s.id;
   const pageOf = function (s) {
@@ -126,6 +124,9 @@
 
   for (const s of data.sensors) place(s);
   fit();
+  // the outlines are decoration (the page names the municipality in text); Leaflet draws them once the
+  // map has its view
+  for (const svg of document.querySelectorAll("#map svg")) svg.setAttribute("aria-hidden", "true");
 
   const reload = async function () {
     const params = data.tenant ? { tenant: data.tenant } : {};
