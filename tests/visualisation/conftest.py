@@ -8,7 +8,6 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,6 +24,7 @@ GLAN = "urn:ngsi-ld:FloodMonitoring:pegel-glan"  # a station with its own alert 
 ODENBACH = "urn:ngsi-ld:WaterObserved:pegel-odenbach"  # a gauge of the same station (stationID), no levels
 LANES = ("urn:ngsi-ld:TrafficFlowObserved:pariser-lane1", "urn:ngsi-ld:TrafficFlowObserved:pariser-lane2")
 CONTEXT_PATH = "/ngsi-ld/contexts/verbund.jsonld"
+FEED_SECRET = "feed-secret-of-the-tests"
 KEYS = {"pegel-lauter": TOWN, "pegel-glan": DISTRICT, "pegel-odenbach": DISTRICT}  # device -> its tenant
 
 
@@ -155,6 +155,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         **NOTIFY_ENV,
         "VERBUND_AGENTS_CONTEXT_URL": f"http://127.0.0.1:{port}{CONTEXT_PATH}",
         "VERBUND_DASHBOARD_RECONCILE_INTERVAL": "1",
+        "VERBUND_FEED_SECRET": FEED_SECRET,
     }
     platform = PlatformProcess(tmp_path_factory.mktemp("dashboard"), broker_port=port, env=env).start()
     try:
@@ -292,7 +293,5 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def output_dir() -> Path:
-    from tests.visualisation.browser import OUTPUT
-
-    return OUTPUT
+def feed_secret() -> str:
+    return FEED_SECRET
