@@ -77,7 +77,7 @@ GAUGES = (
     Gauge("bitburg-pruem", "pegel-pruem-pruemzurlay", "Pegel Prümzurlay", "Prüm", (6.465, 49.905),
           0.70, 2.50, 2.20, 2.90, -5.5, 6.0, "lorawan"),
     Gauge("st-wendel", "pegel-blies-wnd", "Pegel St. Wendel", "Blies", (7.166, 49.466),
-          0.50, 2.15, 1.50, 2.00, -4.5, 6.5, "json"),
+          0.50, 2.15, 1.50, 2.00, -5.5, 6.0, "json"),
 )  # fmt: skip
 
 COUNTERS = (

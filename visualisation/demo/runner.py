@@ -213,24 +213,33 @@ class Demo:
         return f'<{self.context}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
 
     async def _simulate(self, clock: Clock) -> None:
+        """Every tick, each device sends what fell due since the last one; devices send side by side (each
+        in its own order), so a fast replay is not held up by one request after another."""
         begin = clock.now()
         next_gauge = {g.device: begin for g in GAUGES}
         counted = hour_floor(begin)  # where the archived hourly counts end
         lanes = [Lane(c, n, d, next=counted) for c in COUNTERS for n, d in LANES]
+
+        async def gauge_due(gauge: Gauge, simulated: datetime, live: bool) -> None:
+            if live:  # caught up: a replay step must not delay the next measure
+                next_gauge[gauge.device] = min(next_gauge[gauge.device], simulated + LIVE_GAUGE_STEP)
+            while next_gauge[gauge.device] <= simulated:
+                await self._gauge(gauge, next_gauge[gauge.device], clock.start)
+                next_gauge[gauge.device] += LIVE_GAUGE_STEP if live else REPLAY_GAUGE_STEP
+
+        async def lane_due(lane: Lane, simulated: datetime, live: bool) -> None:
+            period = LIVE_TRAFFIC_STEP if live else REPLAY_TRAFFIC_STEP
+            while lane.next + period <= simulated:
+                await self._uplink(lane, lane.next, period)
+                lane.next += period
+
         while True:
             simulated = clock.now()
             live = simulated >= datetime.now(UTC) - timedelta(seconds=2)
-            for gauge in GAUGES:
-                if live:  # caught up: a replay step must not delay the next measure
-                    next_gauge[gauge.device] = min(next_gauge[gauge.device], simulated + LIVE_GAUGE_STEP)
-                while next_gauge[gauge.device] <= simulated:
-                    await self._gauge(gauge, next_gauge[gauge.device], clock.start)
-                    next_gauge[gauge.device] += LIVE_GAUGE_STEP if live else REPLAY_GAUGE_STEP
-            for lane in lanes:
-                period = LIVE_TRAFFIC_STEP if live else REPLAY_TRAFFIC_STEP
-                while lane.next + period <= simulated:
-                    await self._uplink(lane, lane.next, period)
-                    lane.next += period
+            await asyncio.gather(
+                *(gauge_due(g, simulated, live) for g in GAUGES),
+                *(lane_due(n, simulated, live) for n in lanes),
+            )
             await asyncio.sleep(TICK)
 
     # what the devices send -----------------------------------------------------------------------------
