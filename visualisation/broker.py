@@ -188,10 +188,3 @@ class BrokerClient:
         if not isinstance(body, list):
             raise BrokerError(answer.status, "the municipality registry did not answer with a list")
         return [m for m in body if isinstance(m, dict)]
-
-    async def register_municipality(self, record: dict[str, Any]) -> int:
-        """201 registered, 409 already registered (the demo seeds through this)."""
-        answer = await self.request("POST", REGISTRY, json=record, linked=False)
-        if answer.status not in (200, 201, 409):
-            raise self._fail(answer)
-        return answer.status

@@ -20,12 +20,18 @@ from tests.visualisation.browser import Browser
 
 TOWN, DISTRICT = "kaiserslautern", "kusel"
 LAUTER = "urn:ngsi-ld:WaterObserved:pegel-lauter"
+ESELSFUERTH = "urn:ngsi-ld:WaterObserved:pegel-eselsfuerth"  # the gauge the feed tests move
 GLAN = "urn:ngsi-ld:FloodMonitoring:pegel-glan"  # a station with its own alert and danger levels
 ODENBACH = "urn:ngsi-ld:WaterObserved:pegel-odenbach"  # a gauge of the same station (stationID), no levels
 LANES = ("urn:ngsi-ld:TrafficFlowObserved:pariser-lane1", "urn:ngsi-ld:TrafficFlowObserved:pariser-lane2")
 CONTEXT_PATH = "/ngsi-ld/contexts/verbund.jsonld"
 FEED_SECRET = "feed-secret-of-the-tests"
-KEYS = {"pegel-lauter": TOWN, "pegel-glan": DISTRICT, "pegel-odenbach": DISTRICT}  # device -> its tenant
+KEYS = {
+    "pegel-lauter": TOWN,
+    "pegel-eselsfuerth": TOWN,
+    "pegel-glan": DISTRICT,
+    "pegel-odenbach": DISTRICT,
+}  # device -> its tenant
 
 
 def stamp(t: datetime) -> str:
@@ -164,6 +170,17 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         platform.stop()
 
 
+def _devices() -> dict[str, list[dict[str, Any]]]:
+    """What each municipality provisions in the IoT agents."""
+    lauter = gauge("pegel-lauter", LAUTER, "Pegel Kaiserslautern (Lauter)", (7.752, 49.447), alertLevel=1.2,
+                   dangerLevel=1.6)  # fmt: skip
+    eselsfuerth = gauge("pegel-eselsfuerth", ESELSFUERTH, "Pegel Eselsfürth (Lauter)", (7.80, 49.45))
+    glan = gauge("pegel-glan", GLAN, "Pegel Altenglan (Glan)", (7.463, 49.548), alertLevel=2.6,
+                 dangerLevel=3.4, stationID="glan")  # fmt: skip
+    odenbach = gauge("pegel-odenbach", ODENBACH, "Pegel Odenbach (Glan)", (7.651, 49.689), stationID="glan")
+    return {TOWN: [lauter, eselsfuerth, lane(1), lane(2)], DISTRICT: [glan, odenbach]}
+
+
 def _seed(platform: PlatformProcess) -> Cluster:
     registry = platform.broker_url + "/verbund/v1/municipalities"
     for body in (
@@ -172,38 +189,7 @@ def _seed(platform: PlatformProcess) -> Cluster:
     ):
         answer = httpx.post(registry, json=body, timeout=10)
         assert answer.status_code == 201, answer.text
-    for tenant, devices in (
-        (
-            TOWN,
-            [
-                gauge(
-                    "pegel-lauter",
-                    LAUTER,
-                    "Pegel Kaiserslautern (Lauter)",
-                    (7.752, 49.447),
-                    alertLevel=1.2,
-                    dangerLevel=1.6,
-                ),
-                lane(1),
-                lane(2),
-            ],
-        ),
-        (
-            DISTRICT,
-            [
-                gauge(
-                    "pegel-glan",
-                    GLAN,
-                    "Pegel Altenglan (Glan)",
-                    (7.463, 49.548),
-                    alertLevel=2.6,
-                    dangerLevel=3.4,
-                    stationID="glan",
-                ),
-                gauge("pegel-odenbach", ODENBACH, "Pegel Odenbach (Glan)", (7.651, 49.689), stationID="glan"),
-            ],
-        ),
-    ):
+    for tenant, devices in _devices().items():
         groups = [
             {"apikey": "pegel-" + tenant, "resource": "/iot/json", "entity_type": "WaterObserved"},
             {"apikey": "lora-" + tenant, "resource": "/iot/lorawan", "entity_type": "TrafficFlowObserved"},
@@ -224,6 +210,7 @@ def _seed(platform: PlatformProcess) -> Cluster:
     assert answer.status_code == 200, answer.text
     cluster = Cluster(platform, history, {})
     cluster.measure("pegel-glan", h=2.7)
+    cluster.measure("pegel-eselsfuerth", h=0.4)
     cluster.measure("pegel-odenbach", h=3.5)
     for n, entity in ((1, LANES[0]), (2, LANES[1])):
         total = 0

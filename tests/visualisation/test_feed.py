@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from tests.visualisation.conftest import DISTRICT, GLAN, LAUTER, TOWN, Cluster
+from tests.visualisation.conftest import DISTRICT, ESELSFUERTH, GLAN, TOWN, Cluster
 from tests.visualisation.sse import stream
 from verbund.feeds import feed_token, subscription_id
 
@@ -63,8 +63,8 @@ def test_a_changed_feed_subscription_is_put_right(cluster: Cluster) -> None:
                 deadline -= 1
                 assert deadline, "the feed subscription was not put right"
                 time.sleep(1)
-            cluster.measure("pegel-lauter", h=1.3)
-            assert events.next("sensor")["data"]["id"] == LAUTER
+            cluster.measure("pegel-eselsfuerth", h=1.3)
+            assert events.next("sensor")["data"]["id"] == ESELSFUERTH
 
 
 @pytest.mark.parametrize(
@@ -124,11 +124,11 @@ def test_a_trusted_notification_reaches_the_browsers(cluster: Cluster, feed_secr
 
 def test_a_reconnecting_browser_gets_what_it_missed_or_a_snapshot(cluster: Cluster) -> None:
     with stream(f"{cluster.dashboard}/events?tenant={TOWN}") as first:
-        cluster.measure("pegel-lauter", h=1.31)
-        seen = first.next("sensor", where=lambda s: s["id"] == LAUTER and s["value"] == 1.31)
-    cluster.measure("pegel-lauter", h=1.32)  # while the browser is away
+        cluster.measure("pegel-eselsfuerth", h=1.31)
+        seen = first.next("sensor", where=lambda s: s["id"] == ESELSFUERTH and s["value"] == 1.31)
+    cluster.measure("pegel-eselsfuerth", h=1.32)  # while the browser is away
     with stream(f"{cluster.dashboard}/events?tenant={TOWN}", {"Last-Event-ID": seen["id"]}) as again:
-        assert again.next("sensor", where=lambda s: s["id"] == LAUTER)["data"]["value"] == 1.32
+        assert again.next("sensor", where=lambda s: s["id"] == ESELSFUERTH)["data"]["value"] == 1.32
     with stream(f"{cluster.dashboard}/events?tenant={TOWN}", {"Last-Event-ID": "another-run-7"}) as stale:
         assert stale.next()["event"] == "snapshot"
 

@@ -12,9 +12,19 @@ import httpx
 import pytest
 
 from tests.visualisation.browser import Browser
-from tests.visualisation.conftest import DISTRICT, GLAN, LANES, LAUTER, ODENBACH, TOWN, Cluster, _wait_for
+from tests.visualisation.conftest import (
+    DISTRICT,
+    ESELSFUERTH,
+    GLAN,
+    LANES,
+    LAUTER,
+    ODENBACH,
+    TOWN,
+    Cluster,
+    _wait_for,
+)
 
-SENSORS = {TOWN: {LAUTER, *LANES}, DISTRICT: {GLAN, ODENBACH}}
+SENSORS = {TOWN: {LAUTER, ESELSFUERTH, *LANES}, DISTRICT: {GLAN, ODENBACH}}
 
 
 def page(cluster: Cluster, path: str, **params: str) -> str:

@@ -256,15 +256,11 @@ class Demo:
                 log.warning("demo measure not sent", extra={"what": what, "reason": str(exc)})
                 await asyncio.sleep(0.5 * (attempt + 1))
 
-    async def _gauge_batch(self, gauge: Gauge, times: list[datetime], start: datetime) -> None:
-        key = "h" if gauge.transport == "json" else "d"
-        body = []
-        for t in times:
-            value = signals.level(gauge, t, start)
-            body.append({key: value if key == "h" else round(devices.REFERENCE_M - value, 3),
-                         "TimeInstant": devices.stamp(t)})  # fmt: skip
-        url = f"{self.south}/iot/json"
-        params = {"k": devices.JSON_KEY, "i": gauge.device}
+    async def _json_measure(self, gauge: Gauge, t: datetime, value: float) -> None:
+        """An HTTP gauge's IoTA-JSON measure (the FloodMonitoring station sends its distance to the water)."""
+        measure = {"h": value} if gauge.transport == "json" else {"d": round(devices.REFERENCE_M - value, 3)}
+        body = {**measure, "TimeInstant": devices.stamp(t)}
+        url, params = f"{self.south}/iot/json", {"k": devices.JSON_KEY, "i": gauge.device}
         await self._send(lambda: self.http.post(url, params=params, json=body), gauge.device)
 
     async def _gauge(self, gauge: Gauge, t: datetime, start: datetime) -> None:
@@ -276,7 +272,7 @@ class Demo:
             url, params = f"{self.south}/iot/lorawan/tts", {"k": devices.LORA_KEY}
             await self._send(lambda: self.http.post(url, params=params, json=body), gauge.device)
         else:
-            await self._gauge_batch(gauge, [t], start)
+            await self._json_measure(gauge, t, value)
         await self._warn(gauge, value, t)
 
     async def _uplink(self, lane: Lane, t: datetime, period: timedelta) -> None:
