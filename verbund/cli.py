@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from verbund import __version__, municipality_cli
 from verbund.settings import Settings, load_settings
@@ -79,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     agents.add_argument("--broker-url", dest="agents_broker_url", help="NGSI-LD broker to feed")
     _add_sdm_commands(sub)
     municipality_cli.add_commands(sub)
+    _add_catalog_command(sub)
     _add_dashboard_command(sub, serve)
     sub.add_parser("version", help="print the version")
     return parser
@@ -117,6 +119,38 @@ def _add_sdm_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[
     )
 
 
+def _add_catalog_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    catalog = sub.add_parser(
+        "catalog",
+        help="run only the open-data catalog (DCAT-AP.de, portal, downloads) against a broker",
+        description="Run the open-data catalog on its own port: it reads the municipality registry and "
+        "the NGSI-LD API of --broker-url, is fed by subscriptions, and publishes DCAT-AP.de metadata, "
+        "an HTML portal and downloads (see docs/catalog.md).",
+    )
+    catalog.add_argument("--host", help="address to listen on (default 127.0.0.1; VERBUND_HOST)")
+    catalog.add_argument("--port", type=int, dest="catalog_port", help="catalog port (default 1030)")
+    catalog.add_argument("--broker-url", dest="catalog_broker_url", help="the NGSI-LD broker to publish")
+    catalog.add_argument("--data-dir", help="directory of the catalog's state (default ./data)")
+    catalog.add_argument(
+        "--public-url", dest="catalog_public_url", help="URL harvesters use to reach the catalog"
+    )
+    catalog.add_argument("--notify-url", dest="catalog_notify_url", help="URL the broker sends the feed to")
+    catalog.add_argument("--log-level", choices=["debug", "info", "warning", "error", "critical"])
+    catalog.add_argument("--log-format", choices=["json", "text"], help="structured JSON (default) or text")
+
+
+def run_catalog(settings: Settings) -> None:
+    import uvicorn
+
+    from catalog.app import create_app
+
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.catalog_port,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=10,
 def _add_dashboard_command(sub: argparse._SubParsersAction, serve: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
     dashboard = sub.add_parser(
         "dashboard",
@@ -155,6 +189,10 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         "iota_south_port",
         "agents_mqtt_url",
         "agents_broker_url",
+        "catalog_port",
+        "catalog_broker_url",
+        "catalog_public_url",
+        "catalog_notify_url",
         "dashboard_port",
         "dashboard_broker_url",
         "dashboard_tile_url",
@@ -183,36 +221,62 @@ def run_platform(settings: Settings, *, with_broker: bool = True, demo: float | 
     """The broker (with the dashboard under /dashboard) and the agents in one asyncio loop (``serve``),
     or the agents alone (``agents``); ``demo``: the speed of the simulated devices (None: no demo)."""
     import asyncio
+    from contextlib import AsyncExitStack
 
     from agents.app import run_agents
     from verbund.logs import configure_logging
 
     configure_logging(settings)
     broker_app = None
+    mounted: list[Any] = []
+    on_seeded = None  # the demo tells the dashboard when its municipalities are registered
     if with_broker:
         from broker_adapter.api.app import create_app
-        from visualisation.app import mounted_settings, with_dashboard
+        from catalog.app import create_app as create_catalog
+        from catalog.config import MOUNT_PATH, SERVICE, catalog_config
+        from verbund.mounts import PathDispatch
+        from visualisation import app as dashboard
 
         if demo is not None:
             from visualisation.demo.runner import demo_settings
 
             settings = demo_settings(settings)
-        settings = mounted_settings(settings)
-        broker_app = with_dashboard(create_app(settings), settings)
+        # The catalog under /catalog on the broker's port, fed by the registry's subscriptions (VERBUND_FEEDS;
+        # the feed secret is generated once when none is set).
+        catalog = catalog_config(settings, mounted=True)
+        feeds = [f for f in settings.feeds.split(",") if f.strip()]
+        if not any(f.strip().startswith(SERVICE + "=") for f in feeds):
+            feeds.append(f"{SERVICE}={catalog.notify_url}")
+        settings = settings.with_overrides(feeds=",".join(feeds), feed_secret=catalog.feed_secret)
+        catalog_app = create_catalog(settings, mounted=True)
+        # The dashboard under /dashboard, fed the same way (one of VERBUND_FEEDS too).
+        settings = dashboard.mounted_settings(settings)
+        dashboard_app = dashboard.create_app(settings, mounted=True)
+        on_seeded = dashboard_app.state.dashboard.reconcile_soon
+        mounted += [catalog_app, dashboard_app]
+        apps = {MOUNT_PATH: catalog_app, dashboard.PREFIX: dashboard_app}
+        broker_app = PathDispatch(create_app(settings), apps)
     try:
         import uvloop
 
         loop_factory = uvloop.new_event_loop
     except ImportError:  # uvloop comes with uvicorn[standard]; plain asyncio works too
         loop_factory = None
-    with asyncio.Runner(loop_factory=loop_factory) as runner:
-        if demo is None:
-            runner.run(run_agents(settings, broker_app=broker_app))
-        else:
-            from visualisation.demo.runner import with_demo
 
-            seeded = broker_app.state.dashboard.reconcile_soon if broker_app is not None else None
-            runner.run(with_demo(settings, demo, run_agents(settings, broker_app=broker_app), seeded))
+    async def serve() -> None:
+        async with AsyncExitStack() as stack:  # the mounted services' start-up and shutdown
+            for app in mounted:
+                await stack.enter_async_context(app.router.lifespan_context(app))
+            platform = run_agents(settings, broker_app=broker_app)
+            if demo is None:
+                await platform
+            else:
+                from visualisation.demo.runner import with_demo
+
+                await with_demo(settings, demo, platform, on_seeded)
+
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        runner.run(serve())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -254,6 +318,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ValueError as exc:
             parser.error(str(exc))
         run_dashboard(settings)
+        return 0
+    if args.command == "catalog":
+        try:
+            settings = settings_from_args(args)
+        except ValueError as exc:
+            parser.error(str(exc))
+        run_catalog(settings)
         return 0
     if args.command == "agents":
         try:

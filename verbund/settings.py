@@ -62,6 +62,22 @@ class Settings:
     # ("catalog=URL,dashboard=URL") and the secret their per-tenant feed tokens derive from (verbund/feeds.py)
     feeds: str = ""
     feed_secret: str = ""
+    # open-data catalog (issue 10): its own port when alone, the broker it reads (empty: this installation's
+    # on loopback) with its reader token, the URL harvesters use (empty: derived), where the broker sends
+    # its feed (empty: <catalog URL>/notify; its token comes from feed_secret, or when that is empty from a
+    # secret generated once in the data dir), how often it reconciles with the broker (seconds), datasets
+    # per harvesting page, and the per-municipality CKAN push
+    catalog_port: int = 1030
+    catalog_broker_url: str = ""
+    catalog_broker_token: str = ""
+    catalog_public_url: str = ""
+    catalog_notify_url: str = ""
+    catalog_sync_interval: float = 60.0
+    catalog_page_size: int = 100
+    catalog_max_notification_bytes: int = 4 * 1024 * 1024
+    catalog_municipalities_file: str = ""  # municipality records as JSON instead of the registry API
+    catalog_ckan_config: str = ""  # JSON file: {tenant: {"url", "apiKey", "ownerOrg"}}
+    catalog_publisher: str = "Verbund"  # who publishes the platform catalog (dct:publisher of dcat:Catalog)
     # dashboard (issue 11): its port when run alone, the broker it reads (empty: this installation's), its
     # reader credential, tenants it shows besides the registry's open-data municipalities (all it shows
     # without a registry), the map's tile server (empty: none) and the bounds of live updates. Its notify URL
@@ -115,6 +131,9 @@ class Settings:
             "agents_timeout",
             "agents_retry_max",
             "agents_expression_max_length",
+            "catalog_sync_interval",
+            "catalog_page_size",
+            "catalog_max_notification_bytes",
             "dashboard_port",
             "dashboard_reconcile_interval",
             "dashboard_client_queue",

@@ -1,8 +1,8 @@
 """The dashboard's ASGI app: alone (``verbund dashboard``) or mounted under /dashboard on the broker's port
 (``verbund serve``). In both it lives under /dashboard, so its URLs (pages, /dashboard/notify) are the same.
 
-``create_app(settings)`` builds it; ``with_dashboard(broker_app, settings)`` puts it in front of the broker
-app for ``serve``, running the dashboard's start-up and shutdown inside the broker's lifespan.
+``create_app(settings)`` builds it; ``verbund serve`` mounts ``create_app(settings, mounted=True)`` with
+verbund.mounts.PathDispatch beside the catalog.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import xstatic.pkg.leaflet as leaflet
@@ -20,7 +20,6 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from verbund.settings import Settings
 from visualisation import api, pages
@@ -80,7 +79,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 def dashboard_app(config: DashboardConfig) -> Starlette:
-    """The app that lives under /dashboard; its ``dashboard`` state is the service object."""
+    """The dashboard's routes at "/" (its links follow ``root_path``: /dashboard when mounted), with its
+    start-up and shutdown; its ``dashboard`` state is the service object."""
     dashboard = Dashboard(config)
 
     @asynccontextmanager
@@ -92,30 +92,37 @@ def dashboard_app(config: DashboardConfig) -> Starlette:
         finally:
             await dashboard.stop()
 
-    inner = Starlette(
+    app = Starlette(
         routes=routes(),
         exception_handlers={
             BrokerUnavailable: _broker_down,
             BrokerError: _broker_down,
             HTTPException: _http_error,
         },
+        lifespan=lifespan,
     )
-    inner.state.dashboard = dashboard
+    app.state.dashboard = dashboard
+    app.add_middleware(SecurityHeaders, tile_origin=config.tile_origin)  # type: ignore[arg-type]
+    return app
+
+
+def create_app(settings: Settings, *, mounted: bool = False) -> Starlette:
+    """App factory. Mounted (``verbund serve`` puts it under /dashboard on the broker's port with
+    verbund.mounts.PathDispatch, which runs its lifespan): the dashboard itself. Alone (``verbund dashboard``):
+    the same under /dashboard, so its URLs do not depend on how it runs."""
+    app = dashboard_app(dashboard_config(settings, mounted=mounted))
+    if mounted:
+        return app
 
     async def home(request: Request) -> Response:
         return RedirectResponse(PREFIX + "/", status_code=307)
 
     outer = Starlette(
-        routes=[Route("/", home), Route(PREFIX, home), Mount(PREFIX, app=inner)], lifespan=lifespan
+        routes=[Route("/", home), Route(PREFIX, home), Mount(PREFIX, app=app)],
+        lifespan=lambda _: app.router.lifespan_context(app),
     )
-    outer.state.dashboard = dashboard
-    outer.add_middleware(SecurityHeaders, tile_origin=config.tile_origin)  # type: ignore[arg-type]
+    outer.state.dashboard = app.state.dashboard
     return outer
-
-
-def create_app(settings: Settings, *, mounted: bool = False) -> Starlette:
-    """App factory: the dashboard alone (its own port) or as mounted by ``verbund serve``."""
-    return dashboard_app(dashboard_config(settings, mounted=mounted))
 
 
 def mounted_settings(settings: Settings) -> Settings:
@@ -126,49 +133,6 @@ def mounted_settings(settings: Settings) -> Settings:
     if not configured_notify_url(settings):
         feeds = ",".join(f for f in (feeds, f"{SERVICE}={notify_url_when_mounted(settings)}") if f)
     return settings.with_overrides(feeds=feeds, feed_secret=settings.feed_secret or secrets.token_hex(32))
-
-
-class WithDashboard:
-    """The broker app with the dashboard in front of /dashboard; lifespan events reach both."""
-
-    def __init__(self, broker_app: ASGIApp, dashboard: Starlette) -> None:
-        self.broker_app = broker_app
-        self.dashboard = dashboard
-        self.state = dashboard.state
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await self._lifespan(scope, receive, send)
-            return
-        path = scope.get("path", "")
-        if path == PREFIX or path.startswith(PREFIX + "/"):
-            await self.dashboard(scope, receive, send)
-        else:
-            await self.broker_app(scope, receive, send)
-
-    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Start the dashboard when the broker starts, stop it before the broker reports it stopped."""
-        stack = AsyncExitStack()
-
-        async def receive_and_start() -> Message:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await stack.enter_async_context(self.dashboard.router.lifespan_context(self.dashboard))
-            return message
-
-        async def send_and_stop(message: Message) -> None:
-            if message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
-                await stack.aclose()
-            await send(message)
-
-        try:
-            await self.broker_app(scope, receive_and_start, send_and_stop)
-        finally:
-            await stack.aclose()
-
-
-def with_dashboard(broker_app: ASGIApp, settings: Settings) -> WithDashboard:
-    return WithDashboard(broker_app, create_app(settings, mounted=True))
 
 
 def run_dashboard(settings: Settings) -> None:
