@@ -151,6 +151,9 @@ def run_catalog(settings: Settings) -> None:
         log_level="warning",
         access_log=False,
         timeout_graceful_shutdown=10,
+    )
+
+
 def _add_dashboard_command(sub: argparse._SubParsersAction, serve: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
     dashboard = sub.add_parser(
         "dashboard",

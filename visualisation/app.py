@@ -108,8 +108,8 @@ def dashboard_app(config: DashboardConfig) -> Starlette:
 
 def create_app(settings: Settings, *, mounted: bool = False) -> Starlette:
     """App factory. Mounted (``verbund serve`` puts it under /dashboard on the broker's port with
-    verbund.mounts.PathDispatch, which runs its lifespan): the dashboard itself. Alone (``verbund dashboard``):
-    the same under /dashboard, so its URLs do not depend on how it runs."""
+    verbund.mounts.PathDispatch and runs its lifespan): the dashboard itself. Alone (``verbund
+    dashboard``): the same under /dashboard, so its URLs do not depend on how it runs."""
     app = dashboard_app(dashboard_config(settings, mounted=mounted))
     if mounted:
         return app
