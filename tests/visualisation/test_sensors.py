@@ -105,3 +105,10 @@ def test_the_dashboard_shows_open_data_municipalities_and_the_listed_ones() -> N
     shown = from_records(records, ("staff", "extra"))
     assert [m.tenant for m in shown] == ["extra", "kusel", "staff"]
     assert shown[1].area["type"] == "Polygon"  # the bbox is drawn as an outline
+
+
+def test_map_images_come_only_from_us_or_the_configured_tile_server() -> None:
+    from visualisation.security import csp
+
+    assert "img-src 'self' data:;" in csp("")
+    assert "img-src 'self' data: https://tiles.example.org;" in csp("https://tiles.example.org")

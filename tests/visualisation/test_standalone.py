@@ -67,7 +67,11 @@ def test_the_dashboard_alone_reads_and_follows_a_broker(tmp_path: Path) -> None:
                 )
             page = httpx.get(dashboard + "/m/bitburg", params={"lang": "en"})
             assert page.status_code == 200 and "Stadt Bitburg" in page.text
-            assert "default-src 'none'" in page.headers["content-security-policy"]
+            headers = page.headers
+            assert "default-src 'none'" in headers["content-security-policy"]
+            assert "frame-ancestors 'none'" in headers["content-security-policy"]
+            assert (headers["x-content-type-options"], headers["x-frame-options"]) == ("nosniff", "DENY")
+            assert headers["referrer-policy"] == "no-referrer" and headers["cache-control"] == "no-store"
             ngsi.close()
     finally:
         broker.stop()

@@ -101,14 +101,19 @@
     }
     svg.append(bands);
     if (!pts.length) { empty(svg); return svg; }
-    // a gap of more than three typical spacings breaks the line (the sensor was silent)
+    // a silence of more than three typical spacings (and at least two hours: coarser archived data
+    // beside frequent live data is no silence) breaks the line; a lone value is drawn as a dot
     const gaps = pts.slice(1).map((p, i) => p.t - pts[i].t).sort((a, b) => a - b);
     const typical = gaps.length ? gaps[Math.floor(gaps.length / 2)] : 0;
+    const silence = Math.max(3 * typical, 2 * 3600e3);
     const segments = [[]];
     pts.forEach((p, i) => {
-      if (i && typical && p.t - pts[i - 1].t > 3 * typical) segments.push([]);
+      if (i && p.t - pts[i - 1].t > silence) segments.push([]);
       segments[segments.length - 1].push(p);
     });
+    for (const seg of segments) {
+      if (seg.length === 1) svg.append(svgEl("circle", { class: "lone", cx: x(seg[0].t), cy: y(seg[0].v), r: 2.5 }));
+    }
     if (aggregated) {
       for (const seg of segments) {
         const upper = seg.map((p) => x(p.t).toFixed(1) + "," + y(p.hi).toFixed(1));
