@@ -69,9 +69,11 @@ def dashboard_config(settings: Settings, *, mounted: bool) -> DashboardConfig:
         notify = configured_notify_url(settings) or (
             f"http://{_loopback(settings.host)}:{settings.dashboard_port}{PREFIX}/notify"
         )
+    # Mounted, the platform @context is named as the broker registered it (its public URL): never fetched.
+    context = settings.broker_url + CONTEXT_PATH if mounted and not settings.dashboard_broker_url else ""
     return DashboardConfig(
         broker_url=broker,
-        context_url=broker + CONTEXT_PATH,
+        context_url=context or broker + CONTEXT_PATH,
         notify_url=notify,
         feed_secret=settings.feed_secret or secrets.token_hex(32),
         token=settings.dashboard_broker_token,

@@ -109,9 +109,9 @@ class Dashboard:
 
     async def sensors(self, tenants: list[str]) -> list[dict[str, Any]]:
         now = datetime.now(UTC)
+        queries = (self.client.query(tenant, type=",".join(SENSOR_TYPES)) for tenant in tenants)
         found: list[dict[str, Any]] = []
-        for tenant in tenants:
-            entities = await self.client.query(tenant, type=",".join(SENSOR_TYPES))
+        for tenant, entities in zip(tenants, await asyncio.gather(*queries), strict=True):
             self.index.load(tenant, entities)
             found.extend(summarise(e, tenant, self.index, now) for e in entities)
         return sorted(found, key=lambda s: (s["tenant"], s["kind"], s["name"].casefold(), s["id"]))
@@ -136,12 +136,10 @@ class Dashboard:
 
     async def alerts(self, tenants: list[str]) -> list[dict[str, Any]]:
         now = datetime.now(UTC)
+        queries = (self.client.query(tenant, type=ALERT_TYPE) for tenant in tenants)
         found = []
-        for tenant in tenants:
-            for entity in await self.client.query(tenant, type=ALERT_TYPE):
-                summary = alert_summary(entity, tenant, now)
-                if summary["active"]:
-                    found.append(summary)
+        for tenant, entities in zip(tenants, await asyncio.gather(*queries), strict=True):
+            found += [s for s in (alert_summary(e, tenant, now) for e in entities) if s["active"]]
         return sort_alerts(found)
 
     # the feed ------------------------------------------------------------------------------------------
