@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 import uuid
 from datetime import UTC, datetime
 from urllib.parse import quote
@@ -123,6 +124,7 @@ def test_a_new_measure_appears_on_the_open_page_without_reload(cluster: Cluster,
     browser.js("window.verbundTestMarker = arguments[0]", marker)
     drawn = int(browser.js("return document.querySelector('#chart path.series').dataset.points"))
 
+    sent = time.monotonic()
     cluster.measure("pegel-lauter", h=1.777)
 
     browser.wait(
@@ -130,6 +132,7 @@ def test_a_new_measure_appears_on_the_open_page_without_reload(cluster: Cluster,
         "the new value on the page",
         timeout=20,
     )
+    print(f"live update: measure posted to the agent -> shown on the page in {time.monotonic() - sent:.2f} s")
     # it came through the live stream: the page was not loaded again
     assert browser.js("return window.verbundTestMarker") == marker
     assert browser.js("return performance.getEntriesByType('navigation').length") == 1
