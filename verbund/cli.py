@@ -220,7 +220,7 @@ def _add_dashboard_command(sub: argparse._SubParsersAction, serve: argparse.Argu
         "--demo", action="store_true", help="seed the cluster's municipalities and run simulated devices"
     )
     serve.add_argument(
-        "--demo-speed", type=float, default=None, help="how much faster than real time the demo replays"
+        "--demo-speed", type=float, default=None, help="replay speed of the demo (default 360)"
     )
 
 
