@@ -84,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_store_commands(sub)
     municipality_cli.add_commands(sub)
     _add_catalog_command(sub)
+    _add_dashboard_command(sub, serve)
     sub.add_parser("version", help="print the version")
     return parser
 
@@ -200,6 +201,29 @@ def run_catalog(settings: Settings) -> None:
     )
 
 
+def _add_dashboard_command(sub: argparse._SubParsersAction, serve: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
+    dashboard = sub.add_parser(
+        "dashboard",
+        help="run only the dashboard (maps, water levels, traffic, alerts) against a broker",
+        description="Run only the dashboard on its own port, reading the NGSI-LD broker at --broker-url "
+        "over HTTP and fed by its subscriptions (verbund serve mounts it under /dashboard instead).",
+    )
+    dashboard.add_argument("--host", help="address to listen on (default 127.0.0.1; VERBUND_HOST)")
+    dashboard.add_argument("--port", type=int, dest="dashboard_port", help="port (default 8090)")
+    dashboard.add_argument("--broker-url", dest="dashboard_broker_url", help="the NGSI-LD broker to show")
+    dashboard.add_argument(
+        "--tile-url", dest="dashboard_tile_url", help="map tiles ({z}/{x}/{y}; default none)"
+    )
+    dashboard.add_argument("--log-level", choices=["debug", "info", "warning", "error", "critical"])
+    dashboard.add_argument("--log-format", choices=["json", "text"])
+    serve.add_argument(
+        "--demo", action="store_true", help="seed the cluster's municipalities and run simulated devices"
+    )
+    serve.add_argument(
+        "--demo-speed", type=float, default=None, help="replay speed of the demo (default 360)"
+    )
+
+
 def settings_from_args(args: argparse.Namespace) -> Settings:
     keys = (
         "host",
@@ -219,6 +243,9 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         "catalog_broker_url",
         "catalog_public_url",
         "catalog_notify_url",
+        "dashboard_port",
+        "dashboard_broker_url",
+        "dashboard_tile_url",
     )
     return load_settings(**{k: getattr(args, k, None) for k in keys})
 
@@ -240,8 +267,9 @@ def run_broker(settings: Settings) -> None:
     )
 
 
-def run_platform(settings: Settings, *, with_broker: bool = True) -> None:
-    """The broker and the agents in one asyncio loop (``serve``), or the agents alone (``agents``)."""
+def run_platform(settings: Settings, *, with_broker: bool = True, demo: float | None = None) -> None:
+    """The broker (with the dashboard under /dashboard) and the agents in one asyncio loop (``serve``),
+    or the agents alone (``agents``); ``demo``: the speed of the simulated devices (None: no demo)."""
     import asyncio
     from contextlib import AsyncExitStack
 
@@ -251,12 +279,18 @@ def run_platform(settings: Settings, *, with_broker: bool = True) -> None:
     configure_logging(settings)
     broker_app = None
     mounted: list[Any] = []
+    on_seeded = None  # the demo tells the dashboard when its municipalities are registered
     if with_broker:
         from broker_adapter.api.app import create_app
         from catalog.app import create_app as create_catalog
         from catalog.config import MOUNT_PATH, SERVICE, catalog_config
         from verbund.mounts import PathDispatch
+        from visualisation import app as dashboard
 
+        if demo is not None:
+            from visualisation.demo.runner import demo_settings
+
+            settings = demo_settings(settings)
         # The catalog under /catalog on the broker's port, fed by the registry's subscriptions (VERBUND_FEEDS;
         # the feed secret is generated once when none is set).
         catalog = catalog_config(settings, mounted=True)
@@ -265,8 +299,13 @@ def run_platform(settings: Settings, *, with_broker: bool = True) -> None:
             feeds.append(f"{SERVICE}={catalog.notify_url}")
         settings = settings.with_overrides(feeds=",".join(feeds), feed_secret=catalog.feed_secret)
         catalog_app = create_catalog(settings, mounted=True)
-        mounted.append(catalog_app)
-        broker_app = PathDispatch(create_app(settings), {MOUNT_PATH: catalog_app})
+        # The dashboard under /dashboard, fed the same way (one of VERBUND_FEEDS too).
+        settings = dashboard.mounted_settings(settings)
+        dashboard_app = dashboard.create_app(settings, mounted=True)
+        on_seeded = dashboard_app.state.dashboard.reconcile_soon
+        mounted += [catalog_app, dashboard_app]
+        apps = {MOUNT_PATH: catalog_app, dashboard.PREFIX: dashboard_app}
+        broker_app = PathDispatch(create_app(settings), apps)
     try:
         import uvloop
 
@@ -278,7 +317,13 @@ def run_platform(settings: Settings, *, with_broker: bool = True) -> None:
         async with AsyncExitStack() as stack:  # the mounted services' start-up and shutdown
             for app in mounted:
                 await stack.enter_async_context(app.router.lifespan_context(app))
-            await run_agents(settings, broker_app=broker_app)
+            platform = run_agents(settings, broker_app=broker_app)
+            if demo is None:
+                await platform
+            else:
+                from visualisation.demo.runner import with_demo
+
+                await with_demo(settings, demo, platform, on_seeded)
 
     with asyncio.Runner(loop_factory=loop_factory) as runner:
         runner.run(serve())
@@ -312,7 +357,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "broker":
             run_broker(settings)
         else:
-            run_platform(settings)
+            demo = (args.demo_speed or 360.0) if args.demo else None
+            run_platform(settings, demo=demo)
+        return 0
+    if args.command == "dashboard":
+        from visualisation.app import run_dashboard
+
+        try:
+            settings = settings_from_args(args)
+        except ValueError as exc:
+            parser.error(str(exc))
+        run_dashboard(settings)
         return 0
     if args.command == "store":
         return run_store(args)

@@ -87,6 +87,19 @@ class Settings:
     catalog_municipalities_file: str = ""  # municipality records as JSON instead of the registry API
     catalog_ckan_config: str = ""  # JSON file: {tenant: {"url", "apiKey", "ownerOrg"}}
     catalog_publisher: str = "Verbund"  # who publishes the platform catalog (dct:publisher of dcat:Catalog)
+    # dashboard (issue 11): its port when run alone, the broker it reads (empty: this installation's), its
+    # reader credential, tenants it shows besides the registry's open-data municipalities (all it shows
+    # without a registry), the map's tile server (empty: none) and the bounds of live updates. Its notify URL
+    # is its entry in `feeds` (default: derived from its port, or /dashboard on the broker's port in serve).
+    dashboard_port: int = 8090
+    dashboard_broker_url: str = ""
+    dashboard_broker_token: str = ""
+    dashboard_tenants: str = ""
+    dashboard_tile_url: str = ""  # e.g. https://tiles.example.org/{z}/{x}/{y}.png
+    dashboard_tile_attribution: str = ""
+    dashboard_reconcile_interval: float = 60.0  # seconds between checks of the feed subscriptions
+    dashboard_client_queue: int = 256  # live updates kept per browser before it is told to reload its data
+    dashboard_max_clients: int = 1000  # open live-update streams
 
     def __post_init__(self) -> None:
         if self.log_level not in _LOG_LEVELS:
@@ -130,6 +143,10 @@ class Settings:
             "catalog_sync_interval",
             "catalog_page_size",
             "catalog_max_notification_bytes",
+            "dashboard_port",
+            "dashboard_reconcile_interval",
+            "dashboard_client_queue",
+            "dashboard_max_clients",
         ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
