@@ -18,14 +18,18 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.helm.chart import Manifests, Pod, render
+from tests.helm.chart import Manifests, Pod, render, scenario
 from tests.support.server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CLUSTER_HOST = re.compile(r"[a-z0-9.-]+\.svc\.cluster\.local")
 
-# The services whose subcommands exist in this tree; the dashboard joins when it lands.
-SERVICES = ["broker", "agents", "catalog"]
+# Every workload of the chart that runs the Verbund image (broker, agents, catalog, dashboard).
+SERVICES = [
+    pod.labels["app.kubernetes.io/component"]
+    for pod in scenario("default").pods()
+    if pod.spec["containers"][0]["image"].startswith("verbund:")
+]
 
 
 @pytest.fixture(scope="module")
@@ -135,3 +139,17 @@ def test_every_declared_port_is_served(running: tuple[Pod, dict]) -> None:
     for port in container["ports"]:
         response = httpx.get(f"http://127.0.0.1:{port['containerPort']}/", timeout=3)
         assert response.status_code < 500, (port, response.status_code)
+
+
+def test_every_verbund_service_has_its_own_workload() -> None:
+    commands = {
+        pod.labels["app.kubernetes.io/component"]: pod.spec["containers"][0]["args"][0]
+        for pod in scenario("default").pods()
+        if pod.labels["app.kubernetes.io/component"] in SERVICES
+    }
+    assert commands == {
+        "broker": "broker",
+        "agents": "agents",
+        "catalog": "catalog",
+        "dashboard": "dashboard",
+    }
