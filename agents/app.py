@@ -47,7 +47,7 @@ class Agent:
         )
         self.metrics.gauge("outbox_pending", lambda: self.outbox.pending)
         self.metrics.gauge("outbox_limit", lambda: self.outbox.limit)
-        self.context_url = settings.agents_context_url
+        self.context_url = settings.agents_link_context_url
         self.limits = Limits(max_length=settings.agents_expression_max_length)
         self.ingest = Ingest(self)
         self.client = NorthboundClient(

@@ -51,7 +51,7 @@ class Settings:
     # @context they send (iotagent-node-lib's default is the core context), the MQTT broker of the devices and
     # network servers (empty: no MQTT southbound), the durable outbox and the expression bounds
     agents_broker_url: str = ""
-    agents_context_url: str = "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.jsonld"
+    agents_context_url: str = ""  # empty: the platform @context of this installation's broker, else core
     agents_mqtt_url: str = ""
     agents_outbox_max: int = 1_000_000  # undelivered entity fragments kept; more: the sender gets 503
     agents_batch_max: int = 500  # entity fragments per upsert request
@@ -172,6 +172,16 @@ class Settings:
             return self.agents_broker_url.rstrip("/")
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
         return f"http://{host}:{self.broker_port}"
+
+    @property
+    def agents_link_context_url(self) -> str:
+        """The @context the agents send: as configured; by default the platform context (Smart Data Models
+        terms) when they feed this installation's broker, and the NGSI-LD core context for any other."""
+        if self.agents_context_url:
+            return self.agents_context_url
+        if self.agents_broker_url:
+            return "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.jsonld"
+        return self.agents_northbound_url + "/ngsi-ld/contexts/verbund.jsonld"
 
     @property
     def broker_url(self) -> str:
