@@ -162,9 +162,12 @@ def run_platform(settings: Settings, *, with_broker: bool = True) -> None:
     configure_logging(settings)
     broker_app = None
     if with_broker:
+        from broker_adapter.access.setup import agents_service_token
         from broker_adapter.api.app import create_app
 
-        broker_app = create_app(settings)
+        # The agents feed this broker with a credential that exists only in this process.
+        service_tokens, settings = agents_service_token(settings)
+        broker_app = create_app(settings, service_tokens=service_tokens)
     try:
         import uvloop
 

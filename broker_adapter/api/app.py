@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
@@ -17,7 +17,20 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 
 from broker_adapter import notifications, registry
-from broker_adapter.api import admin, batch, contexts, discovery, entities, query, retention, temporal
+from broker_adapter.access import setup as access_setup
+from broker_adapter.access.gate import AccessControl
+from broker_adapter.access.roles import Principal
+from broker_adapter.api import (
+    admin,
+    batch,
+    contexts,
+    credentials,
+    discovery,
+    entities,
+    query,
+    retention,
+    temporal,
+)
 from broker_adapter.api import subscriptions as subscriptions_api
 from broker_adapter.api.deps import Broker
 from broker_adapter.api.fastpath import FastRetrieve
@@ -42,10 +55,14 @@ from verbund.settings import Settings, load_settings
 log = logging.getLogger("verbund.broker")
 
 
-def create_app(settings: Settings | None = None) -> BrokerApp:
-    """App factory (uvicorn --factory): settings from the environment unless given."""
+def create_app(
+    settings: Settings | None = None, *, service_tokens: Mapping[str, Principal] | None = None
+) -> BrokerApp:
+    """App factory (uvicorn --factory): settings from the environment unless given. service_tokens:
+    in-process credentials of services started with the broker (access/setup.py service_token)."""
     settings = settings or load_settings()
     configure_logging(settings)
+    access_setup.check_auth_setting(settings, "broker")  # fail before binding a port
     metrics = Metrics()
 
     @asynccontextmanager
@@ -64,7 +81,8 @@ def create_app(settings: Settings | None = None) -> BrokerApp:
         retention.default_retention(settings.history_retention)  # a bad period fails start-up
         purger = asyncio.get_running_loop().create_task(retention.run_retention(app.state.broker))
         dispatcher = await notifications.start(app.state, settings, store, resolver)
-        registry.start(app.state, app.state.broker)
+        directory = registry.start(app.state, app.state.broker).directory
+        access_setup.start(app.state, app.state.broker, directory, service_tokens or {})
         # Batch requests allocate hundreds of thousands of short-lived objects: a larger young
         # generation and freezing what start-up built keep the cyclic GC from rescanning the heap.
         gc.set_threshold(50_000, 50, 50)
@@ -94,13 +112,14 @@ def create_app(settings: Settings | None = None) -> BrokerApp:
     app.include_router(subscriptions_api.router)
     app.include_router(sdm_api.router)
     app.include_router(admin.router)
+    app.include_router(credentials.router)
     _add_operations_routes(app, metrics)
     _add_error_handlers(app)
     return BrokerApp(app, metrics)
 
 
 class BrokerApp:
-    """The ASGI entry point: metrics outermost, then the retrieve fast path, then FastAPI.
+    """The ASGI entry point: metrics outermost, then the access gate, the retrieve fast path, FastAPI.
 
     Wrapping FastAPI (instead of app.add_middleware) keeps the fast path outside FastAPI's own
     middleware stack, which is most of what it saves."""
@@ -109,7 +128,7 @@ class BrokerApp:
         self.api = api
         self.state = api.state
         self.router = api.router
-        self._stack = MetricsMiddleware(FastRetrieve(api), metrics)
+        self._stack = MetricsMiddleware(AccessControl(FastRetrieve(api)), metrics)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -1,0 +1,195 @@
+"""The access gate: every request to /ngsi-ld/v1/ and /verbund/v1/ is authenticated, rate-limited and
+authorised here, before routing, so no handler (nor the retrieve fast path) can forget it.
+
+    request ─► classify (method, path → action, and where its tenant is named)
+            ─► authenticate (Authorization: Bearer <API key | JWT>; none: anonymous)
+            ─► rate limit (per credential; anonymous: per client address)
+            ─► authorise (the principal's grants for that tenant; open-data reads; retired tenants)
+            ─► scope["verbund.principal"] for handlers that filter further (lists, credentials)
+
+The decision depends only on the principal and the tenant named, never on whether the tenant or an
+entity exists, so a 403 tells nothing about another tenant's data. Other paths (/health, the platform
+@context, mounted services) pass untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import anyio.to_thread
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from broker_adapter.access.authenticate import Authenticator
+from broker_adapter.access.ratelimit import RateLimiter
+from broker_adapter.access.roles import (
+    ADMIN,
+    ANONYMOUS,
+    PLATFORM,
+    PLATFORM_ADMIN,
+    READ,
+    SUBSCRIBE,
+    WRITE,
+    Principal,
+    principal,
+)  # fmt: skip
+from broker_adapter.api.http import problem_response
+from broker_adapter.ngsild.errors import AccessDenied, NgsiLdError, TooManyRequests, Unauthorized
+from broker_adapter.registry.service import Directory
+
+log = logging.getLogger("verbund.access")
+PRINCIPAL = "verbund.principal"  # the scope key handlers read (api/deps.py Caller)
+NGSI = "/ngsi-ld/v1/"
+ADMIN_API = "/verbund/v1/"
+# pseudo-actions of classify(): any authenticated caller / anyone, the handler decides the rest
+AUTHENTICATED, ANYONE, WRITE_ANYWHERE = "authenticated", "anyone", "write-anywhere"
+# With VERBUND_AUTH=off every caller acts as this (loopback only; see access/__init__.py).
+AUTH_OFF = principal("auth-off", "auth-off", [(PLATFORM_ADMIN, "*")])
+
+
+@dataclass(frozen=True, slots=True)
+class Need:
+    action: str
+    tenant: str | None  # None: no tenant (platform or pseudo-actions)
+    changes: bool = True  # refused on a retired municipality's tenant
+
+
+def classify(method: str, path: str, header_tenant: str) -> Need:
+    """What a request needs, from its method and path alone."""
+    reading = method in ("GET", "HEAD")
+    if path.startswith(NGSI):
+        rest = path[len(NGSI) :]
+        if rest.startswith(("subscriptions", "csourceSubscriptions")):
+            return Need(SUBSCRIBE, header_tenant, changes=not reading)
+        if rest.startswith("jsonldContexts"):  # @contexts are not per tenant
+            if reading:
+                return Need(AUTHENTICATED, None)
+            return Need(PLATFORM, "*") if method == "DELETE" else Need(WRITE_ANYWHERE, None)
+        if reading or (
+            method == "POST" and rest in ("entityOperations/query", "temporal/entityOperations/query")
+        ):
+            return Need(READ, header_tenant, changes=False)
+        return Need(WRITE, header_tenant)
+    parts = path[len(ADMIN_API) :].rstrip("/").split("/")
+    if parts[0] == "municipalities":
+        if len(parts) == 1:
+            return Need(ANYONE, None) if reading else Need(PLATFORM, "*")
+        if len(parts) == 2:
+            return Need(ANYONE, None) if reading else Need(ADMIN, parts[1])
+        return Need(PLATFORM, "*")  # retire, export
+    if parts[0] == "tenants" and len(parts) >= 2:
+        return Need(READ if reading else ADMIN, parts[1], changes=not reading)
+    if parts[0] == "audit":
+        return Need(PLATFORM, "*")
+    return Need(AUTHENTICATED, None)  # credentials, whoami, models: the handler decides
+
+
+class Access:
+    """The gate's parts, built at start-up (app.state.access)."""
+
+    def __init__(
+        self, authenticator: Authenticator | None, limiter: RateLimiter, directory: Directory
+    ) -> None:
+        self.authenticator = authenticator  # None: VERBUND_AUTH=off
+        self.limiter = limiter
+        self.directory = directory
+
+    async def admit(self, scope: Scope) -> Principal:
+        authorization = tenant = None
+        for key, value in scope["headers"]:
+            if key == b"authorization":
+                authorization = value
+            elif key == b"ngsild-tenant":
+                tenant = value
+        header_tenant = tenant.decode("latin-1") if tenant is not None else ""
+        need = classify(scope["method"], scope["path"], header_tenant)
+        if self.authenticator is None:
+            who = AUTH_OFF
+        else:
+            who = await self._authenticate(scope, authorization)
+            wait = self.limiter.take(who.key, who.rate)
+            if wait:
+                raise TooManyRequests(
+                    f"rate limit of {who.subject} reached; retry in {wait} s", retry_after=wait
+                )
+        self._authorise(who, need)
+        return who
+
+    async def _authenticate(self, scope: Scope, authorization: bytes | None) -> Principal:
+        if authorization is None:
+            return _anonymous(scope)
+        scheme, _, token = authorization.decode("latin-1").partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise Unauthorized("send Authorization: Bearer <API key or JWT>")
+        assert self.authenticator is not None
+        found = self.authenticator.cached(token)
+        if found is not None:
+            return found
+        try:
+            return await anyio.to_thread.run_sync(self.authenticator.verify, token)
+        except Unauthorized:
+            # failed attempts count against the caller's address, so guessing is rate limited too
+            client = _anonymous(scope)
+            wait = self.limiter.take(client.key)
+            if wait:
+                raise TooManyRequests(
+                    f"too many failed attempts; retry in {wait} s", retry_after=wait
+                ) from None
+            raise
+
+    def _authorise(self, who: Principal, need: Need) -> None:
+        action, tenant = need.action, need.tenant
+        if action == ANYONE:
+            return
+        if action in (AUTHENTICATED, WRITE_ANYWHERE):
+            if not who.authenticated:
+                raise Unauthorized("this operation needs a credential: send Authorization: Bearer <token>")
+            if action == WRITE_ANYWHERE and who.tenants_for(WRITE) == frozenset():
+                raise AccessDenied(f"{who.subject} may not write in any tenant")
+            return
+        assert tenant is not None
+        directory = self.directory.fresh()
+        if need.changes and tenant in directory.retired:
+            raise AccessDenied(f"municipality {tenant!r} is retired: its data can be read, not changed")
+        if who.may(action, tenant):
+            return
+        if action == READ and tenant in directory.open_data:
+            return  # open data: anyone may read
+        if not who.authenticated:
+            raise Unauthorized("this operation needs a credential: send Authorization: Bearer <token>")
+        where = "the platform" if tenant == "*" else f"tenant {tenant!r}" if tenant else "the default tenant"
+        raise AccessDenied(f"{who.subject} may not {action} in {where}")
+
+
+def _anonymous(scope: Scope) -> Principal:
+    client = scope.get("client")
+    address = client[0] if client else "unknown"
+    return Principal(ANONYMOUS.subject, f"address:{address}")
+
+
+class AccessControl:
+    """ASGI middleware around the broker (inside metrics, outside the retrieve fast path and FastAPI)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            if path.startswith(NGSI) or path.startswith(ADMIN_API):
+                access: Access = scope["app"].state.access
+                try:
+                    scope[PRINCIPAL] = await access.admit(scope)
+                except NgsiLdError as exc:
+                    await problem_response(exc, _headers(exc))(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+
+def _headers(exc: NgsiLdError) -> dict[str, str] | None:
+    if isinstance(exc, Unauthorized):
+        return {"WWW-Authenticate": 'Bearer realm="verbund"'}
+    if isinstance(exc, TooManyRequests):
+        return {"Retry-After": str(exc.retry_after)}
+    return None
