@@ -15,6 +15,7 @@ entity exists, so a 403 tells nothing about another tenant's data. Other paths (
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 
 import anyio.to_thread
@@ -34,11 +35,21 @@ from broker_adapter.access.roles import (
     principal,
 )  # fmt: skip
 from broker_adapter.api.http import problem_response
-from broker_adapter.ngsild.errors import AccessDenied, NgsiLdError, TooManyRequests, Unauthorized
+from broker_adapter.ngsild.errors import (
+    AccessDenied,
+    BadRequestData,
+    NgsiLdError,
+    TooManyRequests,
+    Unauthorized,
+)
 from broker_adapter.registry.service import Directory
 
 log = logging.getLogger("verbund.access")
 PRINCIPAL = "verbund.principal"  # the scope key handlers read (api/deps.py Caller)
+TENANTS = "verbund.tenants"  # a regional query's tenants, those the caller may read (api/regional.py)
+MAX_REGIONAL_TENANTS = 100
+_REGIONAL_PATHS = {("GET", "/ngsi-ld/v1/entities"), ("POST", "/ngsi-ld/v1/entityOperations/query")}
+_TENANT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,63}")
 NGSI = "/ngsi-ld/v1/"
 ADMIN_API = "/verbund/v1/"
 # pseudo-actions of classify(): any authenticated caller / anyone, the handler decides the rest
@@ -112,8 +123,39 @@ class Access:
                 raise TooManyRequests(
                     f"rate limit of {who.subject} reached; retry in {wait} s", retry_after=wait
                 )
-        self._authorise(who, need)
+        if (scope["method"], scope["path"]) in _REGIONAL_PATHS and self._is_regional(header_tenant):
+            scope[TENANTS] = self._regional(who, header_tenant)
+        else:
+            self._authorise(who, need)
         return who
+
+    def _is_regional(self, header_tenant: str) -> bool:
+        return "," in header_tenant or header_tenant in self.directory.fresh().regions
+
+    def _regional(self, who: Principal, header_tenant: str) -> tuple[str, ...]:
+        """NGSILD-Tenant naming a region, or a comma list of tenants and regions: the tenants in it the
+        caller may read (or that are open data), in order. Tenants the caller may not read are left out,
+        so the answer is the same whether or not they exist."""
+        directory = self.directory.fresh()
+        named: list[str] = []
+        for item in (part.strip() for part in header_tenant.split(",")):
+            if item in directory.regions:
+                named.extend(directory.regions[item])
+            elif _TENANT_RE.fullmatch(item):
+                named.append(item)
+            else:
+                raise BadRequestData(
+                    f"NGSILD-Tenant: {item[:64]!r} is neither a region nor a valid tenant name"
+                )
+        tenants = tuple(dict.fromkeys(named))
+        if len(tenants) > MAX_REGIONAL_TENANTS:
+            raise BadRequestData(f"NGSILD-Tenant names more than {MAX_REGIONAL_TENANTS} tenants")
+        readable = tuple(t for t in tenants if who.may(READ, t) or t in directory.open_data)
+        if not readable:
+            if not who.authenticated:
+                raise Unauthorized("this query needs a credential: send Authorization: Bearer <token>")
+            raise AccessDenied(f"{who.subject} may read none of the tenants named")
+        return readable
 
     async def _authenticate(self, scope: Scope, authorization: bytes | None) -> Principal:
         if authorization is None:

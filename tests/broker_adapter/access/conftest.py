@@ -24,6 +24,7 @@ class Secured:
     admin_key: str
     private: str  # a municipality that is not open data
     public: str  # an open-data municipality
+    region: str  # both are in it
     keys: dict[str, str] = field(default_factory=dict)  # name -> bearer token
 
     @property
@@ -65,7 +66,7 @@ def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secured]:
         admin_key = (folder / "data" / "admin.key").read_text().strip()
         suffix = uuid.uuid4().hex[:6]
         region = "region" + suffix
-        secured = Secured(platform, jwks, admin_key, "private" + suffix, "public" + suffix)
+        secured = Secured(platform, jwks, admin_key, "private" + suffix, "public" + suffix, region)
         with secured.client(admin_key) as admin:
             muni = register(admin, secured.private, open_data=False, regions=[region])
             register(admin, secured.public, open_data=True, regions=[region])
