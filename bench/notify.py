@@ -34,6 +34,7 @@ from typing import Any
 import httpx
 import orjson
 
+from bench.rawhttp import RawHttp
 from bench.runner import BROKER_APP, progress
 from bench.servers import REPO_ROOT, free_port, run_server
 
@@ -53,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--throughput-seconds", type=float, default=5.0, help="each throughput run (default 5)"
     )
     parser.add_argument(
-        "--clients", type=int, default=8, help="connections of the throughput runs (default 8)"
+        "--clients", type=int, default=16, help="requests in flight in the throughput runs (default 16)"
     )
     parser.add_argument(
         "--synchronous",
@@ -88,7 +89,7 @@ def _subscription(n: int, total: int, entities: int, receiver: str) -> dict[str,
 
 
 class Load:
-    def __init__(self, client: httpx.AsyncClient, matched: int) -> None:
+    def __init__(self, client: RawHttp, matched: int) -> None:
         self.client = client
         self.matched = matched  # entities 0..matched-1 are selected by exactly one subscription
         self.seq = 0
@@ -99,15 +100,15 @@ class Load:
     async def update(self, record: bool = False) -> bool:
         self.seq += 1
         seq, i = self.seq, random.randrange(self.matched)
-        body = {"seq": {"type": "Property", "value": seq}}
+        body = b'{"seq": {"type": "Property", "value": %d}}' % seq
         started = time.time()
         try:
-            response = await self.client.patch(f"{BASE}/entities/{_entity_id(i)}/attrs", json=body)
-        except httpx.HTTPError as exc:
+            status, text = await self.client.request("PATCH", f"{BASE}/entities/{_entity_id(i)}/attrs", body)
+        except (OSError, asyncio.IncompleteReadError) as exc:
             self.errors.append(f"update: {exc!r}")
             return False
-        if response.status_code != 204:
-            self.errors.append(f"update: HTTP {response.status_code} {response.text[:200]}")
+        if status != 204:
+            self.errors.append(f"update: HTTP {status} {text[:200]!r}")
             return False
         if record:
             self.acks[(_entity_id(i), seq)] = time.time()
@@ -162,7 +163,8 @@ async def _scenario(base_url: str, receiver: str, args: argparse.Namespace) -> d
         for start in range(0, len(entities), 500):
             r = await client.post(f"{BASE}/entityOperations/upsert", json=entities[start : start + 500])
             r.raise_for_status()
-        load = Load(client, max(1, 8 * args.entities // 10))
+        raw = await RawHttp(base_url, 64).open()
+        load = Load(raw, max(1, 8 * args.entities // 10))
         progress("updates without subscriptions")
         await load.closed_loop(1.0, args.clients)  # warm-up
         without, _ = await load.closed_loop(args.throughput_seconds, args.clients)
@@ -191,6 +193,7 @@ async def _scenario(base_url: str, receiver: str, args: argparse.Namespace) -> d
         received = await _wait_received(receiver, expected, 60)
         if received < expected:
             load.errors.append(f"latency run: {expected - received} notifications missing")
+        await raw.close()
         return {
             "without": without,
             "with": with_subs,

@@ -215,6 +215,10 @@ class SdmGate:
         self.validation = validation
         self.policies = policies
 
+    def guard(self, store: Any, tenant: Tenant) -> Guard:
+        """The checks for one request to `tenant` (wrap its changes, then read its notes)."""
+        return Guard(self.validation, self.policies.get(store, tenant))
+
     def apply(self, store: Any, tenant: Tenant, changes: list[Change]) -> tuple[list[Outcome], list[str]]:
-        guard = Guard(self.validation, self.policies.get(store, tenant))
+        guard = self.guard(store, tenant)
         return store.apply(tenant, guard.wrap(changes)), guard.notes

@@ -44,6 +44,7 @@ class Settings:
     notify_lease_seconds: float = 30.0  # how long a replica owns claimed work before others may take it
     notify_poll_interval: float = 0.05  # seconds between looks at the change log, outbox and subscriptions
     notify_batch: int = 50  # notifications one subscription delivers per claim, in order
+    notify_process: str = "separate"  # matcher and senders in a child process, or "inline" in the API's
     # Smart Data Models (issue 8): the policy of tenants that have none of their own (off, warn, enforce)
     sdm_policy: str = "off"
     # IoT agents (issue 7): the NGSI-LD broker they feed (empty: this installation's broker on loopback), the
@@ -108,6 +109,8 @@ class Settings:
             raise ValueError(f"sdm_policy must be off, warn or enforce, not {self.sdm_policy!r}")
         if self.history not in ("on", "off"):
             raise ValueError(f"history must be on or off, not {self.history!r}")
+        if self.notify_process not in ("separate", "inline"):
+            raise ValueError(f"notify_process must be separate or inline, not {self.notify_process!r}")
         if self.temporal_max_instances <= 0:
             raise ValueError("temporal_max_instances must be positive")
         for name in (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -18,14 +19,36 @@ from broker_adapter.ngsild.core_context import CORE_CONTEXT_URL
 from broker_adapter.ngsild.errors import BadRequestData, NonexistentTenant
 from broker_adapter.ngsild.termmap import TermMap
 from broker_adapter.ngsild.types import DEFAULT_TENANT, Tenant
-from broker_adapter.storage.port import Change, Outcome, Store
+from broker_adapter.storage.port import Change, ItemResult, Outcome, Store
 from smart_data_models import notes as sdm_notes
-from smart_data_models.policy import SdmGate
+from smart_data_models.policy import Guard, SdmGate
 from verbund.settings import Settings
 
 T = TypeVar("T")
 TENANT_HEADER = "ngsild-tenant"
 _TENANT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,63}")
+
+
+GROUP_MAX = 256  # requests committed together at most
+
+
+@dataclass(slots=True)
+class _Write:
+    """One request's changes waiting for the writer thread, and where its answer goes."""
+
+    tenant: Tenant
+    changes: list[Change]
+    done: asyncio.Future[tuple[list[Outcome], list[str]]]
+    guard: Guard | None = None
+    failure: Exception | None = None
+
+    def settle(self, result: list[Outcome] | Exception) -> None:
+        if self.done.done():  # the client went away; the write itself stands
+            return
+        if isinstance(result, Exception):
+            self.done.set_exception(result)
+        else:
+            self.done.set_result((result, self.guard.notes if self.guard is not None else []))
 
 
 @dataclass
@@ -50,20 +73,57 @@ class Broker:
         default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="verbund-writer")
     )
     sdm: SdmGate | None = None  # Smart Data Models validation on write (smart_data_models/policy.py)
+    _pending: list[_Write] = field(default_factory=list)
+    _pending_lock: threading.Lock = field(default_factory=threading.Lock)
+    _flush_queued: bool = False
 
     async def apply(self, tenant: Tenant, changes: list[Change]) -> list[Outcome]:
         """Writes run on one writer thread: they wait on the disk (fsync) and must not block the loop,
         and SQLite takes one writer at a time anyway (one thread also means one connection's cache).
+        Requests that arrive while a commit is under way are committed together by the next one (group
+        commit), so concurrent writers share one fsync; each still succeeds or fails alone.
 
         Every entity write of the API passes here, so this is where the tenant's Smart Data Models policy
         wraps each change: enforce rejects that entity, warn lets it through with a response warning."""
         loop = asyncio.get_running_loop()
-        if self.sdm is None:
-            return await loop.run_in_executor(self.writer, self.store.apply, tenant, changes)
-        outcomes, notes = await loop.run_in_executor(self.writer, self.sdm.apply, self.store, tenant, changes)
+        write = _Write(tenant, changes, loop.create_future())
+        with self._pending_lock:
+            self._pending.append(write)
+            start, self._flush_queued = not self._flush_queued, True
+        if start:
+            self.writer.submit(self._flush, loop)
+        outcomes, notes = await write.done
         if notes:
             sdm_notes.note(notes)
         return outcomes
+
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        """On the writer thread: commit what is pending (up to GROUP_MAX requests) in one transaction."""
+        with self._pending_lock:
+            group, self._pending = self._pending[:GROUP_MAX], self._pending[GROUP_MAX:]
+            if self._pending:
+                self.writer.submit(self._flush, loop)
+            else:
+                self._flush_queued = False
+        items: list[tuple[Tenant, list[Change]]] = []
+        for write in group:
+            if self.sdm is not None:
+                try:
+                    write.guard = self.sdm.guard(self.store, write.tenant)
+                except Exception as exc:  # reported to that request
+                    write.failure = exc
+                    continue
+                items.append((write.tenant, write.guard.wrap(write.changes)))
+            else:
+                items.append((write.tenant, write.changes))
+        try:
+            results: list[ItemResult] = self.store.apply_group(items) if items else []
+        except Exception as exc:  # the commit failed: none of them was written
+            results = [exc] * len(items)
+        answers = iter(results)
+        for write in group:
+            result = write.failure or next(answers)
+            loop.call_soon_threadsafe(write.settle, result)
 
     async def run_write(self, fn: Callable[..., T], *args: Any) -> T:
         """Any other store write (purge, contexts) on the same writer thread."""

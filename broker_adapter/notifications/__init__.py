@@ -7,10 +7,11 @@ from typing import Any
 from broker_adapter.contexts.resolver import ContextResolver
 from broker_adapter.notifications.dispatcher import Dispatcher
 from broker_adapter.notifications.policy import EndpointPolicy
+from broker_adapter.notifications.process import NotifierProcess
 from broker_adapter.storage.notify_port import NotifyStore
 from verbund.settings import Settings
 
-__all__ = ["Dispatcher", "EndpointPolicy", "open_notify_store", "start"]
+__all__ = ["Dispatcher", "EndpointPolicy", "NotifierProcess", "endpoint_policy", "open_notify_store", "start"]
 
 
 def open_notify_store(store: Any) -> NotifyStore:
@@ -23,17 +24,31 @@ def open_notify_store(store: Any) -> NotifyStore:
     raise ValueError(f"notifications are not available for {type(store).__name__}")
 
 
-async def start(state: Any, settings: Settings, store: Any, resolver: ContextResolver) -> Dispatcher:
-    """Build the subscription API's parts into `state.notifications` and start matching and sending."""
+def endpoint_policy(settings: Settings) -> EndpointPolicy:
+    """Where notifications may go: the operator's allow-list, trusted tenants and the platform's feeds."""
+    from broker_adapter.registry.feed_config import trusted_urls
+
+    return EndpointPolicy(
+        settings.notify_allowed_hosts, settings.notify_trusted_tenants, trusted_urls(settings.feeds)
+    )
+
+
+async def start(
+    state: Any, settings: Settings, store: Any, resolver: ContextResolver
+) -> Dispatcher | NotifierProcess:
+    """Build the subscription API's parts into `state.notifications` and start matching and sending:
+    in a process of its own (the default), or in this one (`VERBUND_NOTIFY_PROCESS=inline`)."""
     from broker_adapter.api.subscriptions import Notifications
 
     notify_store = open_notify_store(store)
-    from broker_adapter.registry.feed_config import trusted_urls
-
-    policy = EndpointPolicy(
-        settings.notify_allowed_hosts, settings.notify_trusted_tenants, trusted_urls(settings.feeds)
-    )
+    policy = endpoint_policy(settings)
     state.notifications = Notifications(notify_store, policy)
+    if settings.notify_process == "separate":
+        notifier = NotifierProcess(settings)
+        notify_store.on_change = notifier.wake  # type: ignore[attr-defined]
+        notify_store.install()  # type: ignore[attr-defined]
+        notifier.start()
+        return notifier
     dispatcher = Dispatcher(settings, notify_store, resolver, policy)
     await dispatcher.start()
     return dispatcher

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import os
 import socket
@@ -49,6 +50,14 @@ _CHANGES_PER_ROUND = 500
 _MAX_IN_FLIGHT = 256
 
 
+def _is_ip_literal(host: str | None) -> bool:
+    try:
+        ipaddress.ip_address(host or "")
+    except ValueError:
+        return False
+    return True
+
+
 async def _wait(event: asyncio.Event, timeout: float) -> None:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(event.wait(), timeout)
@@ -57,9 +66,16 @@ async def _wait(event: asyncio.Event, timeout: float) -> None:
 
 class Dispatcher:
     def __init__(
-        self, settings: Settings, store: NotifyStore, resolver: ContextResolver, policy: EndpointPolicy
+        self,
+        settings: Settings,
+        store: NotifyStore,
+        resolver: ContextResolver,
+        policy: EndpointPolicy,
+        *,
+        log_changes: bool = True,
     ) -> None:
         self.settings = settings
+        self.log_changes = log_changes  # False in a notifier process: the API process logs the changes
         self.store = store
         self.resolver = resolver
         self.policy = policy
@@ -83,8 +99,9 @@ class Dispatcher:
     # lifecycle ---------------------------------------------------------------------------------------
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self.store.on_change = self._changed  # type: ignore[attr-defined]
-        self.store.install()
+        if self.log_changes:
+            self.store.on_change = self._changed  # type: ignore[attr-defined]
+            self.store.install()
         self._tasks = [
             asyncio.create_task(self._forever(self._match_once, self._match_wake), name="notify-matcher"),
             asyncio.create_task(self._forever(self._deliver_once, self._deliver_wake), name="notify-sender"),
@@ -110,6 +127,10 @@ class Dispatcher:
             # RuntimeError: the loop is shutting down; the next start polls the change up
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(self._match_wake.set)
+
+    def wake(self) -> None:
+        """A change was logged (by this process or, through a pipe, by the API process): match now."""
+        self._match_wake.set()
 
     async def _forever(self, step, wake: asyncio.Event) -> None:
         poll = self.settings.notify_poll_interval
@@ -258,7 +279,10 @@ class Dispatcher:
         sent, failed, retry_at = 0, False, 0.0
         try:
             async with slot:
-                await anyio.to_thread.run_sync(self.policy.check, uri, claim.tenant)
+                if _is_ip_literal(parts.hostname):  # nothing to resolve: no thread hop
+                    self.policy.check(uri, claim.tenant)
+                else:
+                    await anyio.to_thread.run_sync(self.policy.check, uri, claim.tenant)
                 for item in claim.items:
                     if time.time() + self.settings.notify_timeout > claim.lease_until:
                         break  # do not outlive the lease: another replica may take over then

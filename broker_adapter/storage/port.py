@@ -42,6 +42,10 @@ class Outcome:
         return self.error is None
 
 
+WriteItem = tuple[Tenant, Sequence[Change]]  # one caller's changes to one tenant (apply_group)
+ItemResult = list[Outcome] | Exception  # its outcomes, or what it failed with
+
+
 @dataclass(frozen=True, slots=True)
 class EntitySelector:
     """One member of a Query's `entities` (clause 5.2.33): its type and, if given, id or idPattern."""
@@ -134,6 +138,13 @@ class Store(Protocol):
 
         Changes to the same id in one call see each other's results, in order."""
 
+    def apply_group(self, items: Sequence[WriteItem]) -> list[ItemResult]:
+        """Several independent `apply` calls committed together (group commit: one disk flush for all).
+
+        Each item succeeds or fails alone (its result is its outcomes or the exception it raised); a
+        failed commit raises, and then none of them was written. Adapters without a cheaper way may use
+        `apply_each`."""
+
     def query(self, tenant: Tenant, query: EntityQuery) -> QueryResult:
         """Entities in a stable order (id ascending), paged by limit/offset."""
 
@@ -195,3 +206,14 @@ class Store(Protocol):
         """Delete everything stored in a tenant (entities, history, subscriptions and their pending
         notifications, tenant settings) and the tenant itself; the municipality record and credentials stay.
         Returns the number of entities deleted."""
+
+
+def apply_each(store: Store, items: Sequence[WriteItem]) -> list[ItemResult]:
+    """`apply_group` as one `apply` per item, for adapters that gain nothing from grouping."""
+    results: list[ItemResult] = []
+    for tenant, changes in items:
+        try:
+            results.append(store.apply(tenant, changes))
+        except Exception as exc:  # the item's own failure, reported to its caller
+            results.append(exc)
+    return results

@@ -3,14 +3,17 @@
 Durability: every `apply` is one IMMEDIATE transaction committed before it returns, with
 `synchronous=FULL` by default, so an acknowledged write survives kill -9 and power loss.
 Each thread gets its own connection (SQLite connections are not shared across threads); writers
-are serialised in-process by a lock and across processes by SQLite's own lock (busy_timeout).
+are serialised in-process by a lock and across processes by a lock file (WriterLock), then SQLite's lock.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,9 +28,11 @@ from broker_adapter.storage.port import (
     Change,
     ContextRecord,
     EntityQuery,
+    ItemResult,
     Outcome,
     QueryResult,
     TypeSummary,
+    WriteItem,
 )
 from broker_adapter.storage.sqlite import discovery, geo_index, number_index, query_plan, query_sql, registry
 from broker_adapter.storage.sqlite.codec import entity_from_row, entity_to_row
@@ -53,6 +58,40 @@ def _regexp(pattern: str, value: str | None) -> bool:
     return compiled.search(value) is not None
 
 
+class WriterLock:
+    """Writers of other processes on the same file (the notifier process, CLI commands) take turns here
+    before SQLite's own lock: SQLite's busy handler sleeps up to 100 ms between tries when a write lock
+    is taken, while this lock is retried every fraction of a millisecond, so a short transaction in one
+    process does not stall the other's writes."""
+
+    def __init__(self, path: Path, timeout_ms: int) -> None:
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        self._timeout = timeout_ms / 1000
+
+    def __enter__(self) -> None:
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            pass
+        deadline, pause = time.monotonic() + self._timeout, 0.0001
+        while True:
+            time.sleep(pause)
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise StoreUnavailable("the SQLite store is locked by another process") from None
+                pause = min(pause * 2, 0.001)
+
+    def __exit__(self, *exc: object) -> None:
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
 class SqliteStore:
     def __init__(self, path: str | Path, *, synchronous: str = "FULL", busy_timeout_ms: int = 10_000) -> None:
         if synchronous not in ("FULL", "NORMAL", "EXTRA"):
@@ -63,6 +102,7 @@ class SqliteStore:
         self._busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
         self._write_lock = threading.Lock()
+        self._process_lock = WriterLock(self.path.with_name(self.path.name + ".writelock"), busy_timeout_ms)
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
         # Called inside every entity write transaction with the (before, after) pairs that changed:
@@ -106,7 +146,7 @@ class SqliteStore:
             # (in the broker: the one writer thread) gets a larger page cache than readers.
             conn.execute(f"PRAGMA cache_size=-{WRITER_CACHE_KIB}")
             self._local.writer = True
-        with self._write_lock:
+        with self._write_lock, self._process_lock:
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
@@ -155,6 +195,7 @@ class SqliteStore:
                 conn.close()
             self._all.clear()
         self._local = threading.local()
+        self._process_lock.close()
 
     def ping(self) -> None:
         self._read("SELECT 1")
@@ -174,38 +215,53 @@ class SqliteStore:
         return entity_from_row(rows[0][0]) if rows else None
 
     def apply(self, tenant: Tenant, changes: Sequence[Change]) -> list[Outcome]:
-        outcomes: list[Outcome] = []
         with self._write() as conn:
-            if tenant != DEFAULT_TENANT:
-                conn.execute(
-                    "INSERT OR IGNORE INTO tenants (name, created_at) VALUES (?, datetime('now'))", (tenant,)
-                )
-            working: dict[EntityId, ExpandedEntity | None] = {}
-            stored: dict[EntityId, ExpandedEntity | None] = {}
-            missing = {c.entity_id for c in changes}
-            for start in range(0, len(missing), 500):
-                chunk = list(missing)[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                for entity_id, doc in conn.execute(
-                    f"SELECT id, doc FROM entities WHERE tenant = ? AND id IN ({marks})", (tenant, *chunk)
-                ):
-                    stored[entity_id] = entity_from_row(doc)
-            for change in changes:
-                eid = change.entity_id
-                before = working[eid] if eid in working else stored.get(eid)
+            return self._apply_in(conn, tenant, changes)
+
+    def apply_group(self, items: Sequence[WriteItem]) -> list[ItemResult]:
+        """One transaction, one savepoint per item: concurrent writers share a single fsync."""
+        results: list[ItemResult] = []
+        with self._write() as conn:
+            for tenant, changes in items:
+                conn.execute("SAVEPOINT item")
                 try:
-                    after = change.apply(before)
-                except NgsiLdError as exc:
-                    outcomes.append(Outcome(eid, before=before, error=exc))
-                    continue
-                working[eid] = after
-                outcomes.append(Outcome(eid, before=before, after=after))
-            self._write_entities(conn, tenant, stored, working)
-            changed = [
-                (stored.get(eid), after) for eid, after in working.items() if after is not stored.get(eid)
-            ]
-            for hook in self.write_hooks:
-                hook(conn, tenant, changed)
+                    results.append(self._apply_in(conn, tenant, changes))
+                except Exception as exc:  # this item fails alone
+                    conn.execute("ROLLBACK TO item")
+                    results.append(exc)
+                conn.execute("RELEASE item")
+        return results
+
+    def _apply_in(self, conn: sqlite3.Connection, tenant: Tenant, changes: Sequence[Change]) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        if tenant != DEFAULT_TENANT:
+            conn.execute(
+                "INSERT OR IGNORE INTO tenants (name, created_at) VALUES (?, datetime('now'))", (tenant,)
+            )
+        working: dict[EntityId, ExpandedEntity | None] = {}
+        stored: dict[EntityId, ExpandedEntity | None] = {}
+        missing = {c.entity_id for c in changes}
+        for start in range(0, len(missing), 500):
+            chunk = list(missing)[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for entity_id, doc in conn.execute(
+                f"SELECT id, doc FROM entities WHERE tenant = ? AND id IN ({marks})", (tenant, *chunk)
+            ):
+                stored[entity_id] = entity_from_row(doc)
+        for change in changes:
+            eid = change.entity_id
+            before = working[eid] if eid in working else stored.get(eid)
+            try:
+                after = change.apply(before)
+            except NgsiLdError as exc:
+                outcomes.append(Outcome(eid, before=before, error=exc))
+                continue
+            working[eid] = after
+            outcomes.append(Outcome(eid, before=before, after=after))
+        self._write_entities(conn, tenant, stored, working)
+        changed = [(stored.get(eid), after) for eid, after in working.items() if after is not stored.get(eid)]
+        for hook in self.write_hooks:
+            hook(conn, tenant, changed)
         return outcomes
 
     def _write_entities(

@@ -15,14 +15,15 @@ from tests.support.server import BrokerProcess
 TENANT = {"NGSILD-Tenant": "durable"}
 
 
-def _stream_writes(url: str, acked: dict[str, int], stop: threading.Event) -> None:
-    """Alternate single creates and 5-entity batch upserts until the broker dies; record 2xx writes."""
+def _stream_writes(url: str, prefix: str, acked: dict[str, int], stop: threading.Event) -> None:
+    """Alternate single creates and 5-entity batch upserts until the broker dies; record 2xx writes.
+    Several of these run at once, so the writes of concurrent requests are committed together."""
     seq = 0
     with httpx.Client(base_url=url + "/ngsi-ld/v1", headers=TENANT, timeout=5) as client:
         while not stop.is_set():
             seq += 1
             try:
-                single = f"urn:ngsi-ld:Meter:s{seq}"
+                single = f"urn:ngsi-ld:Meter:{prefix}s{seq}"
                 response = client.post(
                     "/entities",
                     json={"id": single, "type": "Meter", "seq": {"type": "Property", "value": seq}},
@@ -31,7 +32,7 @@ def _stream_writes(url: str, acked: dict[str, int], stop: threading.Event) -> No
                     acked[single] = seq
                 batch = [
                     {
-                        "id": f"urn:ngsi-ld:Meter:b{n}",
+                        "id": f"urn:ngsi-ld:Meter:{prefix}b{n}",
                         "type": "Meter",
                         "seq": {"type": "Property", "value": seq},
                     }
@@ -48,8 +49,11 @@ def test_acknowledged_writes_survive_kill_minus_9(data_dir: Path) -> None:
     broker = BrokerProcess(data_dir).start()
     acked: dict[str, int] = {}
     stop = threading.Event()
-    writer = threading.Thread(target=_stream_writes, args=(broker.url, acked, stop))
-    writer.start()
+    writers = [
+        threading.Thread(target=_stream_writes, args=(broker.url, prefix, acked, stop)) for prefix in "xyz"
+    ]
+    for writer in writers:
+        writer.start()
     try:
         deadline = time.monotonic() + 10
         while len(acked) < 200 and time.monotonic() < deadline:
@@ -57,7 +61,8 @@ def test_acknowledged_writes_survive_kill_minus_9(data_dir: Path) -> None:
         broker.kill()  # mid-stream: the writer is still sending
     finally:
         stop.set()
-        writer.join(10)
+        for writer in writers:
+            writer.join(10)
         broker.stop()
     assert len(acked) >= 200, "the writer acknowledged too few writes before the kill"
 

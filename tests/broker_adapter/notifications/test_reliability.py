@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections import Counter
 from pathlib import Path
@@ -88,3 +90,53 @@ def test_two_replicas_on_one_store_send_each_notification_once(data_dir: Path) -
         for entity in {e for e, _ in expected}:  # in order per entity (and per subscription)
             got = [s for e, s in map(_seq, bodies) if e == entity]
             assert got == [s for e, s in expected if e == entity]
+
+
+def _notifier_pid(broker: BrokerProcess) -> int:
+    """The broker's notifier child process (matching and sending run there by default)."""
+    assert broker.proc is not None
+    children = Path(f"/proc/{broker.proc.pid}/task/{broker.proc.pid}/children").read_text().split()
+    spawned = [pid for pid in children if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+    assert len(spawned) == 1, f"expected one notifier child, found {spawned} among {children}"
+    return int(spawned[0])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_a_killed_notifier_is_restarted_and_delivers_what_was_written_meanwhile(data_dir: Path) -> None:
+    receiver = HttpReceiver().start()
+    broker = BrokerProcess(data_dir, env=NOTIFY_ENV).start()
+    try:
+        with _client(broker) as ld:
+            subscribe(ld, subscription(receiver.url + "/n"))
+            ld.post("/entities", json=room(1, seq=0))
+            wait_for(lambda: receiver.bodies())
+            first = _notifier_pid(broker)
+            os.kill(first, signal.SIGKILL)
+            for seq in range(1, 6):  # written while no notifier runs
+                response = ld.patch(
+                    "/entities/urn:ngsi-ld:Room:1/attrs", json={"seq": {"type": "Property", "value": seq}}
+                )
+                assert response.status_code == 204
+            bodies = wait_for(
+                lambda: receiver.bodies() if _seq(receiver.bodies()[-1])[1] == 5 else None, timeout=20
+            )
+            seqs = [_seq(b)[1] for b in bodies]
+            # at-least-once: one sent just before the kill may come again, but in order and none missing
+            assert seqs == sorted(seqs) and sorted(set(seqs)) == list(range(6))
+            assert _notifier_pid(broker) != first
+    finally:
+        broker.stop()
+        receiver.close()
+
+
+def test_the_notifier_ends_with_a_broker_killed_minus_9(data_dir: Path) -> None:
+    broker = BrokerProcess(data_dir, env=NOTIFY_ENV).start()
+    child = _notifier_pid(broker)
+    broker.kill()
+    wait_for(lambda: not _alive(child), timeout=10)

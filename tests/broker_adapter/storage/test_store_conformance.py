@@ -99,6 +99,32 @@ def test_an_unexpected_exception_rolls_back_the_whole_call(store: Store) -> None
     assert not store.tenant_exists("t1")
 
 
+def test_a_group_commits_each_item_alone(store: Store) -> None:
+    """apply_group: the failing item leaves nothing of itself, the others stand."""
+
+    def boom(current):
+        raise RuntimeError("bug")
+
+    results = store.apply_group(
+        [
+            ("t1", [Change("urn:x:1", put(entity("urn:x:1", 1)))]),
+            ("t2", [Change("urn:x:2", put(entity("urn:x:2"))), Change("urn:x:3", boom)]),
+            (
+                "t1",
+                [Change("urn:x:1", create(entity("urn:x:1", 2))), Change("urn:x:4", put(entity("urn:x:4")))],
+            ),
+        ]
+    )
+    first, second, third = results
+    assert [o.ok for o in first] == [True]
+    assert isinstance(second, RuntimeError)
+    assert [type(o.error) for o in third] == [AlreadyExists, type(None)]  # sees the first item's write
+    assert store.get_entity("t1", "urn:x:1")["attrs"][A][0]["value"] == 1
+    assert store.get_entity("t1", "urn:x:4") is not None
+    assert store.get_entity("t2", "urn:x:2") is None
+    assert not store.tenant_exists("t2")
+
+
 def test_tenants_are_created_by_writes_and_isolated(store: Store) -> None:
     assert store.tenant_exists("")
     assert not store.tenant_exists("a")

@@ -1,0 +1,145 @@
+"""The notifier in a process of its own: matching, rendering and sending off the API's interpreter.
+
+Matching and sending are CPU work that would otherwise share the API process's GIL with request
+handling; in their own process they use the second core, and the API pays only the change-log insert
+inside each write. The two share nothing but the store (the outbox design already lets several
+replicas share one, with leases) and a pipe: the API writes a byte after each logged change, so the
+notifier wakes at once instead of on its next poll. The child dies with its parent (PR_SET_PDEATHSIG,
+and a parent check), and the parent restarts a child that died.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import logging
+import multiprocessing
+import os
+import signal
+from multiprocessing.connection import Connection
+from typing import Any
+
+from verbund.settings import Settings
+
+log = logging.getLogger("verbund.notifications")
+_PR_SET_PDEATHSIG = 1
+
+
+class NotifierProcess:
+    """Parent side: start the child, wake it on changes, watch and restart it, stop it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._context = multiprocessing.get_context("spawn")  # no fork of a process with threads
+        self._process: Any = None
+        self._wake_fd = -1
+        self._watch: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        reader, writer = self._context.Pipe(duplex=False)
+        self._process = self._context.Process(
+            target=run_child, args=(self.settings, reader, os.getpid()), name="verbund-notifier", daemon=True
+        )
+        self._process.start()
+        reader.close()
+        if self._wake_fd >= 0:
+            os.close(self._wake_fd)
+        self._wake_fd = os.dup(writer.fileno())
+        writer.close()
+        os.set_blocking(self._wake_fd, False)
+        if self._watch is None:
+            self._watch = asyncio.get_running_loop().create_task(self._watch_child())
+
+    def wake(self) -> None:
+        """Called inside an entity write (writer thread): one byte; a full pipe already means 'wake'."""
+        with contextlib.suppress(BlockingIOError, BrokenPipeError, OSError):
+            os.write(self._wake_fd, b"\0")
+
+    async def _watch_child(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            if self._process is not None and not self._process.is_alive():
+                log.error("the notifier process exited (code %s); restarting it", self._process.exitcode)
+                self.start()
+
+    async def stop(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
+        process = self._process
+        if process is not None and process.is_alive():
+            process.terminate()  # SIGTERM: the child records its deliveries and stops
+            await asyncio.to_thread(process.join, 15)
+            if process.is_alive():
+                process.kill()
+                await asyncio.to_thread(process.join, 5)
+        if self._wake_fd >= 0:
+            os.close(self._wake_fd)
+            self._wake_fd = -1
+
+
+def run_child(settings: Settings, wake: Connection, parent: int) -> None:
+    """Child entry point: the Dispatcher on its own store connection until SIGTERM or the parent's end."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        return
+    from verbund.logs import configure_logging
+
+    configure_logging(settings)
+    try:
+        import uvloop  # the API runs on it too (uvicorn[standard]); plain asyncio works as well
+
+        loop_factory = uvloop.new_event_loop
+    except ImportError:
+        loop_factory = None
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        runner.run(_serve(settings, wake, parent))
+
+
+async def _serve(settings: Settings, wake: Connection, parent: int) -> None:
+    from broker_adapter.contexts.resolver import ContextResolver
+    from broker_adapter.notifications import endpoint_policy, open_notify_store
+    from broker_adapter.notifications.dispatcher import Dispatcher
+    from broker_adapter.storage.open import open_store
+
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    loop.add_signal_handler(signal.SIGTERM, stopping.set)
+    loop.add_signal_handler(signal.SIGINT, stopping.set)
+    store = open_store(settings.store_url, settings.data_dir, synchronous=settings.sqlite_synchronous)
+    resolver = ContextResolver(
+        store,
+        base_url=settings.broker_url,
+        fetch_timeout=settings.context_fetch_timeout,
+        max_bytes=settings.context_max_bytes,
+    )
+    policy = endpoint_policy(settings)
+    dispatcher = Dispatcher(settings, open_notify_store(store), resolver, policy, log_changes=False)
+    await dispatcher.start()
+    fd = wake.fileno()
+    os.set_blocking(fd, False)
+
+    def woken() -> None:
+        try:
+            data = os.read(fd, 4096)
+        except BlockingIOError:
+            return
+        if not data:  # the parent closed its end: it is gone or restarting us
+            loop.remove_reader(fd)
+            stopping.set()
+            return
+        dispatcher.wake()
+
+    loop.add_reader(fd, woken)
+    try:
+        while not stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), 1.0)
+            if os.getppid() != parent:
+                break
+    finally:
+        await dispatcher.stop()
+        store.close()
