@@ -178,6 +178,14 @@ def run_platform(settings: Settings, *, with_broker: bool = True) -> None:
         runner.run(run_agents(settings, broker_app=broker_app))
 
 
+def _refuse_unsafe(parser: argparse.ArgumentParser, settings: Settings) -> None:
+    from broker_adapter.access.setup import auth_refusal
+
+    refusal = auth_refusal(settings, "platform")
+    if refusal is not None:
+        parser.error(refusal)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -203,6 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings = settings_from_args(args)
         except ValueError as exc:
             parser.error(str(exc))
+        _refuse_unsafe(parser, settings)
         if args.command == "broker":
             run_broker(settings)
         else:
@@ -213,6 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings = settings_from_args(args)
         except ValueError as exc:
             parser.error(str(exc))
+        _refuse_unsafe(parser, settings)
         run_platform(settings, with_broker=False)
         return 0
     parser.print_help()

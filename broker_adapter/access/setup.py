@@ -39,19 +39,26 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_auth_setting(settings: Settings, what: str) -> None:
-    """Refuse VERBUND_AUTH=off on anything but loopback; warn loudly when it is off."""
-    if settings.auth == "on":
-        return
-    if not is_loopback(settings.host):
-        raise ValueError(
+def auth_refusal(settings: Settings, what: str) -> str | None:
+    """Why these settings may not run (VERBUND_AUTH=off on a non-loopback address), or None."""
+    if settings.auth == "off" and not is_loopback(settings.host):
+        return (
             f"VERBUND_AUTH=off is only allowed when listening on loopback (127.0.0.1, ::1), not on "
             f"{settings.host}: anyone who reaches the {what} could read and change every municipality's data"
         )
-    log.warning(
-        f"AUTHENTICATION IS OFF (VERBUND_AUTH=off): every local client may read and change every tenant "
-        f"through the {what}. For a local trial only; never expose this port."
-    )
+    return None
+
+
+def check_auth_setting(settings: Settings, what: str) -> None:
+    """Refuse VERBUND_AUTH=off on anything but loopback; warn loudly when it is off."""
+    refusal = auth_refusal(settings, what)
+    if refusal is not None:
+        raise ValueError(refusal)
+    if settings.auth == "off":
+        log.warning(
+            f"AUTHENTICATION IS OFF (VERBUND_AUTH=off): every local client may read and change every "
+            f"tenant through the {what}. For a local trial only; never expose this port."
+        )
 
 
 def service_token(name: str, role: str) -> tuple[str, Principal]:

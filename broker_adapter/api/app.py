@@ -18,7 +18,9 @@ from starlette.types import Message, Receive, Scope, Send
 
 from broker_adapter import notifications, registry
 from broker_adapter.access import setup as access_setup
+from broker_adapter.access.egress import context_policy
 from broker_adapter.access.gate import AccessControl
+from broker_adapter.access.headers import SecurityHeaders
 from broker_adapter.access.roles import Principal
 from broker_adapter.api import (
     admin,
@@ -74,6 +76,7 @@ def create_app(
             base_url=settings.broker_url,
             fetch_timeout=settings.context_fetch_timeout,
             max_bytes=settings.context_max_bytes,
+            policy=context_policy(settings),
         )
         app.state.broker = Broker(settings=settings, store=timed, resolver=resolver)
         app.state.broker.sdm = sdm_setup.start(settings, store, app.state)
@@ -101,6 +104,10 @@ def create_app(
         version="0.1.0",
         description="NGSI-LD context broker (ETSI GS CIM 009 v1.8) of the Verbund platform.",
         lifespan=lifespan,
+        # FastAPI's /docs and /redoc pages load Swagger UI and ReDoc from a CDN, and no page we serve may
+        # make a third-party request: the API is described by /openapi.json alone.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.metrics = metrics
     app.include_router(entities.router)
@@ -119,7 +126,8 @@ def create_app(
 
 
 class BrokerApp:
-    """The ASGI entry point: metrics outermost, then the access gate, the retrieve fast path, FastAPI.
+    """The ASGI entry point: metrics outermost, then security headers, the access gate, the retrieve fast
+    path, FastAPI.
 
     Wrapping FastAPI (instead of app.add_middleware) keeps the fast path outside FastAPI's own
     middleware stack, which is most of what it saves."""
@@ -128,7 +136,7 @@ class BrokerApp:
         self.api = api
         self.state = api.state
         self.router = api.router
-        self._stack = MetricsMiddleware(AccessControl(FastRetrieve(api)), metrics)
+        self._stack = MetricsMiddleware(SecurityHeaders(AccessControl(FastRetrieve(api))), metrics)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
