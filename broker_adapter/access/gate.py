@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
 
 import anyio.to_thread
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -58,41 +57,45 @@ AUTHENTICATED, ANYONE, WRITE_ANYWHERE = "authenticated", "anyone", "write-anywhe
 AUTH_OFF = principal("auth-off", "auth-off", [(PLATFORM_ADMIN, "*")])
 
 
-@dataclass(frozen=True, slots=True)
-class Need:
-    action: str
-    tenant: str | None  # None: no tenant (platform or pseudo-actions)
-    changes: bool = True  # refused on a retired municipality's tenant
+# What a request needs: (action, the tenant it is needed on (None: no tenant), whether it changes data
+# (refused on a retired municipality's tenant)). A plain tuple: classify runs on every request.
+Need = tuple[str, str | None, bool]
+_CONTEXT_READ: Need = (AUTHENTICATED, None, False)
+_CONTEXT_WRITE: Need = (WRITE_ANYWHERE, None, True)
+_CONTEXT_DELETE: Need = (PLATFORM, "*", True)
+_ON_PLATFORM: Need = (PLATFORM, "*", True)
+_ANYONE: Need = (ANYONE, None, False)
+_AUTHENTICATED: Need = (AUTHENTICATED, None, False)
+_QUERIES = ("entityOperations/query", "temporal/entityOperations/query")
+_SUBSCRIPTIONS = ("subscriptions", "csourceSubscriptions")
 
 
 def classify(method: str, path: str, header_tenant: str) -> Need:
     """What a request needs, from its method and path alone."""
-    reading = method in ("GET", "HEAD")
+    reading = method == "GET" or method == "HEAD"
     if path.startswith(NGSI):
-        rest = path[len(NGSI) :]
-        if rest.startswith(("subscriptions", "csourceSubscriptions")):
-            return Need(SUBSCRIBE, header_tenant, changes=not reading)
+        rest = path[12:]  # len(NGSI)
+        if rest.startswith(_SUBSCRIPTIONS):
+            return (SUBSCRIBE, header_tenant, not reading)
         if rest.startswith("jsonldContexts"):  # @contexts are not per tenant
             if reading:
-                return Need(AUTHENTICATED, None)
-            return Need(PLATFORM, "*") if method == "DELETE" else Need(WRITE_ANYWHERE, None)
-        if reading or (
-            method == "POST" and rest in ("entityOperations/query", "temporal/entityOperations/query")
-        ):
-            return Need(READ, header_tenant, changes=False)
-        return Need(WRITE, header_tenant)
+                return _CONTEXT_READ
+            return _CONTEXT_DELETE if method == "DELETE" else _CONTEXT_WRITE
+        if reading or (method == "POST" and rest in _QUERIES):
+            return (READ, header_tenant, False)
+        return (WRITE, header_tenant, True)
     parts = path[len(ADMIN_API) :].rstrip("/").split("/")
     if parts[0] == "municipalities":
         if len(parts) == 1:
-            return Need(ANYONE, None) if reading else Need(PLATFORM, "*")
+            return _ANYONE if reading else _ON_PLATFORM
         if len(parts) == 2:
-            return Need(ANYONE, None) if reading else Need(ADMIN, parts[1])
-        return Need(PLATFORM, "*")  # retire, export
+            return _ANYONE if reading else (ADMIN, parts[1], True)
+        return _ON_PLATFORM  # retire, export
     if parts[0] == "tenants" and len(parts) >= 2:
-        return Need(READ if reading else ADMIN, parts[1], changes=not reading)
+        return (READ, parts[1], False) if reading else (ADMIN, parts[1], True)
     if parts[0] == "audit":
-        return Need(PLATFORM, "*")
-    return Need(AUTHENTICATED, None)  # credentials, whoami, models: the handler decides
+        return _ON_PLATFORM
+    return _AUTHENTICATED  # credentials, whoami, models: the handler decides
 
 
 class Access:
@@ -104,6 +107,7 @@ class Access:
         self.authenticator = authenticator  # None: VERBUND_AUTH=off
         self.limiter = limiter
         self.directory = directory
+        self._anonymous_by_address: dict[str, Principal] = {}
 
     async def admit(self, scope: Scope) -> Principal:
         authorization = tenant = None
@@ -128,6 +132,17 @@ class Access:
         else:
             self._authorise(who, need)
         return who
+
+    def _anonymous(self, scope: Scope) -> Principal:
+        """The anonymous principal of the client's address (its own rate-limit bucket), built once."""
+        client = scope.get("client")
+        address = client[0] if client else "unknown"
+        found = self._anonymous_by_address.get(address)
+        if found is None:
+            if len(self._anonymous_by_address) >= 10_000:
+                self._anonymous_by_address.clear()
+            found = self._anonymous_by_address[address] = Principal(ANONYMOUS.subject, f"address:{address}")
+        return found
 
     def _is_regional(self, header_tenant: str) -> bool:
         return "," in header_tenant or header_tenant in self.directory.fresh().regions
@@ -159,7 +174,7 @@ class Access:
 
     async def _authenticate(self, scope: Scope, authorization: bytes | None) -> Principal:
         if authorization is None:
-            return _anonymous(scope)
+            return self._anonymous(scope)
         scheme, _, token = authorization.decode("latin-1").partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
@@ -172,7 +187,7 @@ class Access:
             return await anyio.to_thread.run_sync(self.authenticator.verify, token)
         except Unauthorized:
             # failed attempts count against the caller's address, so guessing is rate limited too
-            client = _anonymous(scope)
+            client = self._anonymous(scope)
             wait = self.limiter.take(client.key)
             if wait:
                 raise TooManyRequests(
@@ -181,7 +196,7 @@ class Access:
             raise
 
     def _authorise(self, who: Principal, need: Need) -> None:
-        action, tenant = need.action, need.tenant
+        action, tenant, changes = need
         if action == ANYONE:
             return
         if action in (AUTHENTICATED, WRITE_ANYWHERE):
@@ -192,7 +207,7 @@ class Access:
             return
         assert tenant is not None
         directory = self.directory.fresh()
-        if need.changes and tenant in directory.retired:
+        if changes and tenant in directory.retired:
             raise AccessDenied(f"municipality {tenant!r} is retired: its data can be read, not changed")
         if who.may(action, tenant):
             return
@@ -202,12 +217,6 @@ class Access:
             raise Unauthorized("this operation needs a credential: send Authorization: Bearer <token>")
         where = "the platform" if tenant == "*" else f"tenant {tenant!r}" if tenant else "the default tenant"
         raise AccessDenied(f"{who.subject} may not {action} in {where}")
-
-
-def _anonymous(scope: Scope) -> Principal:
-    client = scope.get("client")
-    address = client[0] if client else "unknown"
-    return Principal(ANONYMOUS.subject, f"address:{address}")
 
 
 class AccessControl:
