@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from verbund import __version__, municipality_cli
 from verbund.settings import Settings, load_settings
@@ -79,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     agents.add_argument("--broker-url", dest="agents_broker_url", help="NGSI-LD broker to feed")
     _add_sdm_commands(sub)
     municipality_cli.add_commands(sub)
+    _add_catalog_command(sub)
     sub.add_parser("version", help="print the version")
     return parser
 
@@ -116,6 +118,41 @@ def _add_sdm_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[
     )
 
 
+def _add_catalog_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    catalog = sub.add_parser(
+        "catalog",
+        help="run only the open-data catalog (DCAT-AP.de, portal, downloads) against a broker",
+        description="Run the open-data catalog on its own port: it reads the municipality registry and "
+        "the NGSI-LD API of --broker-url, is fed by subscriptions, and publishes DCAT-AP.de metadata, "
+        "an HTML portal and downloads (see docs/catalog.md).",
+    )
+    catalog.add_argument("--host", help="address to listen on (default 127.0.0.1; VERBUND_HOST)")
+    catalog.add_argument("--port", type=int, dest="catalog_port", help="catalog port (default 1030)")
+    catalog.add_argument("--broker-url", dest="catalog_broker_url", help="the NGSI-LD broker to publish")
+    catalog.add_argument("--data-dir", help="directory of the catalog's state (default ./data)")
+    catalog.add_argument(
+        "--public-url", dest="catalog_public_url", help="URL harvesters use to reach the catalog"
+    )
+    catalog.add_argument("--notify-url", dest="catalog_notify_url", help="URL the broker sends the feed to")
+    catalog.add_argument("--log-level", choices=["debug", "info", "warning", "error", "critical"])
+    catalog.add_argument("--log-format", choices=["json", "text"], help="structured JSON (default) or text")
+
+
+def run_catalog(settings: Settings) -> None:
+    import uvicorn
+
+    from catalog.app import create_app
+
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.catalog_port,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
 def settings_from_args(args: argparse.Namespace) -> Settings:
     keys = (
         "host",
@@ -131,6 +168,10 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         "iota_south_port",
         "agents_mqtt_url",
         "agents_broker_url",
+        "catalog_port",
+        "catalog_broker_url",
+        "catalog_public_url",
+        "catalog_notify_url",
     )
     return load_settings(**{k: getattr(args, k, None) for k in keys})
 
@@ -155,27 +196,51 @@ def run_broker(settings: Settings) -> None:
 def run_platform(settings: Settings, *, with_broker: bool = True) -> None:
     """The broker and the agents in one asyncio loop (``serve``), or the agents alone (``agents``)."""
     import asyncio
+    from contextlib import AsyncExitStack
 
     from agents.app import run_agents
     from verbund.logs import configure_logging
 
     configure_logging(settings)
     broker_app = None
+    mounted: list[Any] = []
     if with_broker:
-        from broker_adapter.access.setup import agents_service_token
+        from broker_adapter.access.setup import serve_credentials
         from broker_adapter.api.app import create_app
+        from catalog.app import create_app as create_catalog
+        from catalog.config import MOUNT_PATH, SERVICE, catalog_config
+        from verbund.mounts import PathDispatch
 
-        # The agents feed this broker with a credential that exists only in this process.
-        service_tokens, settings = agents_service_token(settings)
-        broker_app = create_app(settings, service_tokens=service_tokens)
+        # The agents and the mounted services reach this broker with credentials that exist only in this
+        # process (when auth is on and none is configured).
+        service_tokens, settings = serve_credentials(settings)
+        # The catalog under /catalog on the broker's port, fed by the registry's subscriptions (VERBUND_FEEDS;
+        # the feed secret is generated once when none is set).
+        catalog = catalog_config(settings, mounted=True)
+        feeds = [f for f in settings.feeds.split(",") if f.strip()]
+        if not any(f.strip().startswith(SERVICE + "=") for f in feeds):
+            feeds.append(f"{SERVICE}={catalog.notify_url}")
+        settings = settings.with_overrides(feeds=",".join(feeds), feed_secret=catalog.feed_secret)
+        catalog_app = create_catalog(settings, mounted=True)
+        mounted.append(catalog_app)
+        broker_app = PathDispatch(
+            create_app(settings, service_tokens=service_tokens), {MOUNT_PATH: catalog_app}
+        )
     try:
         import uvloop
 
         loop_factory = uvloop.new_event_loop
     except ImportError:  # uvloop comes with uvicorn[standard]; plain asyncio works too
         loop_factory = None
+
+    async def serve() -> None:
+        async with AsyncExitStack() as stack:  # the mounted services' start-up and shutdown
+            for app in mounted:
+                await stack.enter_async_context(app.router.lifespan_context(app))
+            await run_agents(settings, broker_app=broker_app)
+
     with asyncio.Runner(loop_factory=loop_factory) as runner:
-        runner.run(run_agents(settings, broker_app=broker_app))
+        runner.run(serve())
 
 
 def _refuse_unsafe(parser: argparse.ArgumentParser, settings: Settings) -> None:
@@ -216,6 +281,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             run_broker(settings)
         else:
             run_platform(settings)
+        return 0
+    if args.command == "catalog":
+        try:
+            settings = settings_from_args(args)
+        except ValueError as exc:
+            parser.error(str(exc))
+        run_catalog(settings)
         return 0
     if args.command == "agents":
         try:

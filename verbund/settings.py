@@ -75,6 +75,22 @@ class Settings:
     rate_burst: int = 200
     context_allowed_hosts: str = ""
     agents_broker_token: str = ""  # the credential the agents send to the broker (verbund serve: its own)
+    # open-data catalog (issue 10): its own port when alone, the broker it reads (empty: this installation's
+    # on loopback) with its reader token, the URL harvesters use (empty: derived), where the broker sends
+    # its feed (empty: <catalog URL>/notify; its token comes from feed_secret, or when that is empty from a
+    # secret generated once in the data dir), how often it reconciles with the broker (seconds), datasets
+    # per harvesting page, and the per-municipality CKAN push
+    catalog_port: int = 1030
+    catalog_broker_url: str = ""
+    catalog_broker_token: str = ""
+    catalog_public_url: str = ""
+    catalog_notify_url: str = ""
+    catalog_sync_interval: float = 60.0
+    catalog_page_size: int = 100
+    catalog_max_notification_bytes: int = 4 * 1024 * 1024
+    catalog_municipalities_file: str = ""  # municipality records as JSON instead of the registry API
+    catalog_ckan_config: str = ""  # JSON file: {tenant: {"url", "apiKey", "ownerOrg"}}
+    catalog_publisher: str = "Verbund"  # who publishes the platform catalog (dct:publisher of dcat:Catalog)
 
     def __post_init__(self) -> None:
         if self.auth not in ("on", "off"):
@@ -119,6 +135,9 @@ class Settings:
             "agents_timeout",
             "agents_retry_max",
             "agents_expression_max_length",
+            "catalog_sync_interval",
+            "catalog_page_size",
+            "catalog_max_notification_bytes",
         ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")

@@ -21,7 +21,7 @@ from broker_adapter.access.credentials import Credentials
 from broker_adapter.access.gate import Access
 from broker_adapter.access.jwt_tokens import JwtVerifier
 from broker_adapter.access.ratelimit import RateLimiter
-from broker_adapter.access.roles import PLATFORM_ADMIN, WRITER, Principal, principal
+from broker_adapter.access.roles import PLATFORM_ADMIN, READER, WRITER, Principal, principal
 from broker_adapter.api.deps import Broker
 from broker_adapter.registry.service import Directory
 from verbund.settings import Settings
@@ -67,13 +67,31 @@ def service_token(name: str, role: str) -> tuple[str, Principal]:
     return token, principal(f"service:{name}", f"service:{name}", [(role, "*")], rate=0)
 
 
-def agents_service_token(settings: Settings) -> tuple[dict[str, Principal], Settings]:
-    """For `verbund serve`: an in-process writer credential for the agents feeding this broker, unless
-    auth is off or the agents were given a broker and a credential of their own."""
-    if settings.auth != "on" or settings.agents_broker_token or settings.agents_broker_url:
+# Services `verbund serve` runs beside the broker: the setting holding each one's broker credential, and
+# the role it needs on every tenant. Fields another version does not have are skipped.
+SERVE_SERVICES = (
+    ("agents_broker_token", "agents", WRITER),
+    ("catalog_broker_token", "catalog", READER),
+    ("dashboard_broker_token", "dashboard", READER),
+)
+
+
+def serve_credentials(settings: Settings) -> tuple[dict[str, Principal], Settings]:
+    """For `verbund serve`: in-process credentials for the services feeding from or reading this broker,
+    unless auth is off or the service was given a credential (or, for the agents, a broker) of its own."""
+    if settings.auth != "on":
         return {}, settings
-    token, who = service_token("agents", WRITER)
-    return {token: who}, settings.with_overrides(agents_broker_token=token)
+    tokens: dict[str, Principal] = {}
+    overrides: dict[str, str] = {}
+    for field, name, role in SERVE_SERVICES:
+        if not hasattr(settings, field) or getattr(settings, field):
+            continue
+        if name == "agents" and settings.agents_broker_url:
+            continue
+        token, who = service_token(name, role)
+        tokens[token] = who
+        overrides[field] = token
+    return tokens, settings.with_overrides(**overrides)
 
 
 def start(
