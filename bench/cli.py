@@ -114,6 +114,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench.agents import main as agents_main  # its own options; see bench/agents.py
 
         return agents_main(argv[1:])
+    if argv[:1] == ["mongo"]:
+        from bench.mongo import main as mongo_main  # its own options; see bench/mongo.py
+
+        return mongo_main(argv[1:])
     if argv[:1] == ["temporal"]:
         from bench.temporal import main as temporal_main  # its own options; see bench/temporal.py
 

@@ -85,8 +85,17 @@ def p95(values: list[float]) -> float:
 
 
 def measure_broker(
-    entities: int, context: ContextServer, workdir: Path, requests: int, errors: list[str]
+    entities: int,
+    context: ContextServer,
+    workdir: Path,
+    requests: int,
+    errors: list[str],
+    *,
+    store_env: dict[str, str] | None = None,
+    loaded: list[float] | None = None,
 ) -> dict[str, list[float]]:
+    """Load a fresh broker and time the queries; `store_env` picks another store (bench.mongo), and
+    `loaded` receives the upsert rate (entities/s)."""
     progress(f"query bench: loading {entities:,} entities")
     batches = make_batches(entities, 1000)
     # synchronous=NORMAL only shortens loading; queries read and are unaffected by it
@@ -94,9 +103,13 @@ def measure_broker(
         "VERBUND_DATA_DIR": str(workdir / f"data-{entities}"),
         "VERBUND_LOG_LEVEL": "warning",
         "VERBUND_SQLITE_SYNCHRONOUS": "NORMAL",
+        **(store_env or {}),
     }
-    with run_server(f"broker-{entities}", BROKER_APP, workdir=workdir, factory=True, env=env) as server:
+    name = f"broker-{entities}-{len(store_env or {})}"
+    with run_server(name, BROKER_APP, workdir=workdir, factory=True, env=env) as server:
         outcome = run_upsert(server.base_url, context.link_header, batches, clients=2, max_seconds=600)
+        if loaded is not None:
+            loaded.append(outcome.entities_per_second)
         if outcome.entities_failed or outcome.entities_ok != entities:
             errors.append(f"upsert of {entities:,}: {outcome.entities_failed} failed; {outcome.errors[:2]}")
         headers = {"Link": context.link_header, "Accept": "application/json"}

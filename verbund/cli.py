@@ -26,7 +26,9 @@ def _add_server_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--data-dir", help="directory of the embedded SQLite store (default ./data)")
     parser.add_argument(
-        "--store", dest="store_url", help="store URL: sqlite:///PATH (default: <data-dir>/verbund.db)"
+        "--store",
+        dest="store_url",
+        help="store URL: sqlite:///PATH (default: <data-dir>/verbund.db) or mongodb://HOSTS/PREFIX",
     )
     parser.add_argument(
         "--public-url", help="URL clients use to reach the broker (for Location/@context links)"
@@ -79,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_agent_options(agents)
     agents.add_argument("--broker-url", dest="agents_broker_url", help="NGSI-LD broker to feed")
     _add_sdm_commands(sub)
+    _add_store_commands(sub)
     municipality_cli.add_commands(sub)
     _add_catalog_command(sub)
     sub.add_parser("version", help="print the version")
@@ -116,6 +119,50 @@ def _add_sdm_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[
     pol.add_argument(
         "--require-known-types", action="store_true", help="enforce: reject entity types without a model"
     )
+
+
+def _add_store_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    store = sub.add_parser(
+        "store",
+        help="store maintenance: copy a whole installation between stores (e.g. SQLite to MongoDB)",
+        description="Store maintenance (see docs/mongodb.md).",
+    )
+    commands = store.add_subparsers(dest="store_command", metavar="STORE_COMMAND", required=True)
+    copy = commands.add_parser(
+        "copy",
+        help="copy every tenant's entities, history, settings, and all subscriptions and @contexts",
+        description="Copy a whole installation from SOURCE to TARGET (store URLs: sqlite:///PATH, "
+        "mongodb://HOSTS/PREFIX), resumable after an interruption, verified by counts and checksums "
+        "per tenant at the end. Stop the broker writing to SOURCE first.",
+    )
+    copy.add_argument("source", help="store URL to copy from")
+    copy.add_argument("target", help="store URL to copy to")
+    copy.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=Path("verbund-store-copy.json"),
+        help="progress file for resuming (default ./verbund-store-copy.json; removed when done)",
+    )
+    copy.add_argument("--restart", action="store_true", help="ignore an existing checkpoint, start over")
+    copy.add_argument("--page", type=int, default=500, help="entities per write (default 500)")
+
+
+def run_store(args: argparse.Namespace) -> int:
+    from verbund.store_copy import CopyMismatch, copy_store
+
+    try:
+        copy_store(
+            args.source,
+            args.target,
+            checkpoint=args.checkpoint,
+            restart=args.restart,
+            page=args.page,
+            progress=sys.stderr,
+        )
+    except (ValueError, CopyMismatch) as exc:
+        print(f"verbund store copy: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _add_catalog_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -282,6 +329,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             run_platform(settings)
         return 0
+    if args.command == "store":
+        return run_store(args)
     if args.command == "catalog":
         try:
             settings = settings_from_args(args)

@@ -58,6 +58,15 @@ class Settings:
     agents_timeout: float = 10.0  # seconds per upsert request
     agents_retry_max: float = 10.0  # longest pause between retries while the broker is unreachable
     agents_expression_max_length: int = 4096
+    # MongoDB store (issue 6; used when store_url is mongodb://...): pool and timeouts (ms), and the
+    # database prefix (empty: the URL's database, else "verbund")
+    mongo_max_pool_size: int = 100
+    mongo_min_pool_size: int = 0
+    mongo_server_selection_timeout_ms: int = 5000
+    mongo_connect_timeout_ms: int = 5000
+    mongo_socket_timeout_ms: int = 30000
+    mongo_wait_queue_timeout_ms: int = 5000
+    mongo_database: str = ""
     # municipalities and access (issue 9): the services each registered municipality feeds
     # ("catalog=URL,dashboard=URL") and the secret their per-tenant feed tokens derive from (verbund/feeds.py)
     feeds: str = ""
@@ -141,6 +150,20 @@ class Settings:
         ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
+
+    def mongo_options(self) -> Any:
+        """The MongoDB client options (validated when the store opens)."""
+        from broker_adapter.storage.mongo.connection import MongoOptions
+
+        return MongoOptions(
+            max_pool_size=self.mongo_max_pool_size,
+            min_pool_size=self.mongo_min_pool_size,
+            server_selection_timeout_ms=self.mongo_server_selection_timeout_ms,
+            connect_timeout_ms=self.mongo_connect_timeout_ms,
+            socket_timeout_ms=self.mongo_socket_timeout_ms,
+            wait_queue_timeout_ms=self.mongo_wait_queue_timeout_ms,
+            database=self.mongo_database,
+        )
 
     @property
     def agents_northbound_url(self) -> str:

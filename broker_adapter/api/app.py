@@ -47,7 +47,7 @@ from broker_adapter.ngsild.errors import (
     NgsiLdError,
     ResourceNotFound,
 )
-from broker_adapter.storage.open import open_store
+from broker_adapter.storage.open import open_configured_store
 from smart_data_models import api as sdm_api
 from smart_data_models import notes as sdm_notes
 from smart_data_models import setup as sdm_setup
@@ -69,7 +69,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = open_store(settings.store_url, settings.data_dir, synchronous=settings.sqlite_synchronous)
+        store = open_configured_store(settings)
         timed = TimedStore(store, metrics)
         resolver = ContextResolver(
             timed,

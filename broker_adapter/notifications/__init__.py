@@ -21,6 +21,12 @@ def open_notify_store(store: Any) -> NotifyStore:
 
     if isinstance(store, SqliteStore):
         return SqliteNotifyStore(store)
+    from broker_adapter.storage.mongo.store import MongoStore
+
+    if isinstance(store, MongoStore):
+        from broker_adapter.storage.mongo.notify import MongoNotifyStore
+
+        return MongoNotifyStore(store)
     raise ValueError(f"notifications are not available for {type(store).__name__}")
 
 
@@ -43,7 +49,8 @@ async def start(
     notify_store = open_notify_store(store)
     policy = endpoint_policy(settings)
     state.notifications = Notifications(notify_store, policy)
-    if settings.notify_process == "separate":
+    # a store that lives in this process only (mongomock://) cannot be shared with a child process
+    if settings.notify_process == "separate" and not getattr(store, "process_local", False):
         notifier = NotifierProcess(settings)
         notify_store.on_change = notifier.wake  # type: ignore[attr-defined]
         notify_store.install()  # type: ignore[attr-defined]

@@ -104,13 +104,13 @@ async def _serve(settings: Settings, wake: Connection, parent: int) -> None:
     from broker_adapter.contexts.resolver import ContextResolver
     from broker_adapter.notifications import endpoint_policy, open_notify_store
     from broker_adapter.notifications.dispatcher import Dispatcher
-    from broker_adapter.storage.open import open_store
+    from broker_adapter.storage.open import open_configured_store
 
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stopping.set)
     loop.add_signal_handler(signal.SIGINT, stopping.set)
-    store = open_store(settings.store_url, settings.data_dir, synchronous=settings.sqlite_synchronous)
+    store = open_configured_store(settings)
     resolver = ContextResolver(
         store,
         base_url=settings.broker_url,

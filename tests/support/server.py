@@ -1,7 +1,12 @@
-"""A real broker process on loopback for API tests: `verbund broker` on a free port and a temp SQLite file."""
+"""A real broker process on loopback for API tests: `verbund broker` on a free port and a temp SQLite file.
+
+With VERBUND_TEST_STORE_URL set (e.g. the mongo CI workflow's mongodb://127.0.0.1:27017/?replicaSet=rs0)
+every broker the tests start uses that store instead, with databases of its own per data directory (so a
+restarted broker finds its data again), unless the test sets VERBUND_STORE_URL itself."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import socket
@@ -9,6 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -17,6 +23,33 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _test_store(data_dir: Path) -> dict[str, str]:
+    url = os.environ.get("VERBUND_TEST_STORE_URL", "")
+    if not url:
+        return {}
+    prefix = "vt" + hashlib.sha1(str(data_dir.resolve()).encode()).hexdigest()[:12]
+    return {"VERBUND_STORE_URL": url, "VERBUND_MONGO_DATABASE": prefix}
+
+
+def open_broker_store(data_dir: Path) -> Any:
+    """The store a BrokerProcess on `data_dir` writes to, opened in this process to inspect it: its
+    SQLite file, or the databases VERBUND_TEST_STORE_URL gave it. A mongomock:// store lives inside the
+    broker process and cannot be opened from outside (the test is skipped, saying so)."""
+    from broker_adapter.storage.open import open_store
+
+    env = _test_store(data_dir)
+    url = env.get("VERBUND_STORE_URL", "")
+    if not url:
+        return open_store(f"sqlite:///{data_dir / 'verbund.db'}", data_dir)
+    if url.startswith("mongomock://"):
+        import pytest
+
+        pytest.skip("the broker's mongomock store cannot be read from another process")
+    from broker_adapter.storage.mongo.connection import MongoOptions
+
+    return open_store(url, data_dir, mongo=MongoOptions(database=env["VERBUND_MONGO_DATABASE"]))
 
 
 class BrokerProcess:
@@ -35,7 +68,13 @@ class BrokerProcess:
         # Tests run with authentication off unless they turn it on (VERBUND_AUTH=on in env), and may fetch
         # @contexts from their own servers on loopback.
         defaults = {"VERBUND_AUTH": "off", "VERBUND_CONTEXT_ALLOWED_HOSTS": "127.0.0.1,localhost"}
-        self.env = {**os.environ, "VERBUND_LOG_LEVEL": "warning", **defaults, **(env or {})}
+        self.env = {
+            **os.environ,
+            "VERBUND_LOG_LEVEL": "warning",
+            **defaults,
+            **_test_store(data_dir),
+            **(env or {}),
+        }
         self.extra_args = extra_args or []
         self.command = command
         self.proc: subprocess.Popen[bytes] | None = None

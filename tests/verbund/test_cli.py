@@ -78,7 +78,8 @@ def test_bad_settings_are_refused_with_a_clear_message(env: dict[str, str], mess
 
 def test_serve_runs_the_broker_with_its_data_under_the_data_dir(tmp_path: Path) -> None:
     port = free_port()
-    server = BrokerProcess(tmp_path / "data", port=port, command="serve")
+    # the embedded store, whatever VERBUND_TEST_STORE_URL gives the other brokers
+    server = BrokerProcess(tmp_path / "data", port=port, command="serve", env={"VERBUND_STORE_URL": ""})
     server.start()
     try:
         created = httpx.post(

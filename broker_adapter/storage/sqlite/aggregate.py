@@ -14,15 +14,14 @@ sum of squares per bucket, the square root is taken here.
 
 from __future__ import annotations
 
-import math
 import sqlite3
 from typing import Any
 
 import orjson
 
-from broker_adapter.ngsild.durations import add
-from broker_adapter.ngsild.errors import StoreUnavailable, TooManyResults
+from broker_adapter.ngsild.errors import StoreUnavailable
 from broker_adapter.storage.history import AggregateQuery
+from broker_adapter.storage.periods import Periods, calendar_bounds, periods, too_many
 
 _NUM = "(CASE WHEN typeof(v) IN ('integer', 'real') THEN v END)"
 _EXPRESSIONS = {
@@ -35,7 +34,6 @@ _EXPRESSIONS = {
     "sumsq": (f"sum({_NUM} * {_NUM})",),
     "stddev": (f"count({_NUM})", f"sum({_NUM})", f"sum({_NUM} * {_NUM})"),
 }
-Periods = dict[str, list[tuple[Any, int, int]]]
 
 
 def aggregate_series(
@@ -52,20 +50,20 @@ def aggregate_series(
         period = query.period
         if period.is_zero:
             row = conn.execute(f"SELECT {selects} FROM history WHERE {where}", params).fetchone()
-            return _periods(query.methods, [(lower, upper, row)])
+            return periods(query.methods, [(lower, upper, row)])
         if period.is_exact:
             rows = conn.execute(
                 f"SELECT ({expr} - ?) / ? AS k, {selects} FROM history WHERE {where} GROUP BY k ORDER BY k",
                 [lower, period.ms, *params],
             ).fetchall()
             if len(rows) > query.max_periods:
-                raise _too_many(len(rows), query.max_periods)
+                raise too_many(len(rows), query.max_periods)
             buckets = []
             for k, *values in rows:
                 start = lower + k * period.ms
                 buckets.append((start, start + period.ms, values))
-            return _periods(query.methods, buckets)
-        bounds = _calendar_bounds(lower, upper, query)
+            return periods(query.methods, buckets)
+        bounds = calendar_bounds(lower, upper, query)
         rows = conn.execute(
             f"SELECT b.key, {selects} FROM json_each(?) AS b CROSS JOIN history"
             f" WHERE {where} AND {expr} >= json_extract(b.value, '$[0]')"
@@ -73,7 +71,7 @@ def aggregate_series(
             " GROUP BY b.key ORDER BY b.key",
             [orjson.dumps(bounds).decode(), *params],
         ).fetchall()
-        return _periods(query.methods, [(*bounds[k], values) for k, *values in rows])
+        return periods(query.methods, [(*bounds[k], values) for k, *values in rows])
     except sqlite3.OperationalError as exc:
         raise StoreUnavailable(f"the SQLite store did not answer: {exc}") from exc
 
@@ -96,45 +94,3 @@ def _range(
     else:
         upper = last
     return lower, upper
-
-
-def _calendar_bounds(lower: int, upper: int, query: AggregateQuery) -> list[tuple[int, int]]:
-    bounds: list[tuple[int, int]] = []
-    start = lower
-    while start <= upper:
-        if len(bounds) >= query.max_periods:
-            raise _too_many(len(bounds) + 1, query.max_periods)
-        end = add(lower, query.period, len(bounds) + 1)
-        bounds.append((start, end))
-        start = end
-    return bounds
-
-
-def _periods(methods: Any, buckets: list[tuple[int, int, Any]]) -> Periods:
-    out: Periods = {m: [] for m in methods}
-    for start, end, values in buckets:
-        at = 0
-        for method in methods:
-            if method == "stddev":
-                n, total, squares = values[at : at + 3]
-                at += 3
-                out[method].append((_stddev(n, total, squares), start, end))
-            else:
-                out[method].append((values[at], start, end))
-                at += 1
-    return out
-
-
-def _stddev(n: int, total: float | None, squares: float | None) -> float | None:
-    if not n or total is None or squares is None:
-        return None
-    if n == 1:
-        return 0.0
-    return math.sqrt(max(0.0, (squares - total * total / n) / (n - 1)))
-
-
-def _too_many(count: int, limit: int) -> TooManyResults:
-    return TooManyResults(
-        f"the aggregation would produce more than {limit} periods ({count}); use a longer aggrPeriodDuration "
-        "or a shorter time range"
-    )

@@ -24,8 +24,10 @@ import shapely
 
 from broker_adapter.ngsild import geojson
 from broker_adapter.ngsild.query.ast import GeoQuery, GeoRel
-from broker_adapter.ngsild.query.geo import EARTH_RADIUS_M, haversine_m
+from broker_adapter.ngsild.query.geo import haversine_m
 from broker_adapter.ngsild.types import ExpandedEntity, Tenant
+from broker_adapter.storage.geo_boxes import Box
+from broker_adapter.storage.geo_boxes import search_box as _search_box
 from broker_adapter.storage.sqlite import number_index
 
 # Migration 2 holds the query indexes: attribute numbers (number_index) and geometry boxes.
@@ -60,8 +62,6 @@ MIGRATION = (
     INSERT INTO geo_rtree (gid, minx, maxx, miny, maxy) SELECT gid, minx, maxx, miny, maxy FROM geo_boxes
 """
 )
-
-Box = tuple[float, float, float, float]  # minx, maxx, miny, maxy (rtree column order)
 
 
 def _boxes(entity: ExpandedEntity | None) -> list[tuple[str, str, Box]]:
@@ -182,21 +182,3 @@ def decide(query: GeoQuery, rows: list[tuple[Any, ...]]) -> list[bool | None]:
     for n, hit in zip(owners, hits, strict=True):
         decided[n] = decided[n] or hit
     return decided
-
-
-def _search_box(query: GeoQuery) -> Box | None:
-    """The box a candidate's box must meet; None: no pruning is possible (disjoint, minDistance)."""
-    if query.georel is GeoRel.DISJOINT or (query.georel is GeoRel.NEAR and query.max_distance is None):
-        return None
-    if query.georel is GeoRel.NEAR:
-        lon, lat = query.coordinates[0], query.coordinates[1]
-        # 1 % margin over the spherical extent of the circle (haversine is on the same sphere)
-        dlat = math.degrees(query.max_distance / EARTH_RADIUS_M) * 1.01  # type: ignore[operator]
-        if abs(lat) + dlat >= 89.0:
-            return (-180.0, 180.0, max(-90.0, lat - dlat), min(90.0, lat + dlat))
-        dlon = dlat / math.cos(math.radians(abs(lat) + dlat))
-        if lon - dlon < -180.0 or lon + dlon > 180.0 or dlon >= 180.0:
-            return (-180.0, 180.0, lat - dlat, lat + dlat)  # across the antimeridian: latitude only
-        return (lon - dlon, lon + dlon, lat - dlat, lat + dlat)
-    minx, miny, maxx, maxy = geojson.bbox_of(query.geometry())
-    return (minx, maxx, miny, maxy)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 import sys
 import uuid
@@ -14,9 +13,11 @@ from typing import Any
 import httpx
 import pytest
 
+from broker_adapter.notifications import open_notify_store
+from broker_adapter.storage.transfer import RETENTION, open_transfer
 from tests.support.ngsild import assert_problem, context_link
 from tests.support.receivers import HttpReceiver, wait_for
-from tests.support.server import BrokerProcess
+from tests.support.server import BrokerProcess, open_broker_store
 from tests.support.subscriptions import NOTIFY_ENV
 from verbund.feeds import subscription_id, verify_feed_token
 
@@ -134,9 +135,11 @@ def test_registration_creates_the_tenant_and_applies_its_settings(
         assert_problem(refused, 400, "BadRequestData")
     policy = admin.get(f"/verbund/v1/tenants/{tenant}/sdm-policy").json()
     assert policy == {"mode": "enforce", "requireKnownTypes": True}
-    with sqlite3.connect(registry_broker.data_dir / "verbund.db") as db:
-        row = db.execute("SELECT period FROM history_retention WHERE tenant = ?", (tenant,)).fetchone()
-    assert row == ("P5Y",)
+    store = open_broker_store(registry_broker.data_dir)
+    try:
+        assert open_transfer(store).settings(tenant)[RETENTION] == "P5Y"
+    finally:
+        store.close()
 
 
 def test_registration_feeds_the_configured_service_with_a_tenant_token(
@@ -352,8 +355,11 @@ def test_retire_deleting_data_removes_entities_history_and_subscriptions(
         assert_problem(client.get("/entities", params={"type": "WaterObserved"}), 404, "NonexistentTenant")
         temporal = client.get("/temporal/entities/urn:ngsi-ld:WaterObserved:lauter-1")
         assert temporal.status_code == 404
-    with sqlite3.connect(registry_broker.data_dir / "verbund.db") as db:
-        assert db.execute("SELECT count(*) FROM subscriptions WHERE tenant = ?", (tenant,)).fetchone() == (0,)
+    store = open_broker_store(registry_broker.data_dir)
+    try:
+        assert open_notify_store(store).list_subscriptions(tenant, 10, 0) == ([], 0)
+    finally:
+        store.close()
     assert admin.get(f"{API}/{tenant}").json()["status"] == "retired"
 
 

@@ -1,9 +1,11 @@
-"""History in the SQLite store: what every write path records, reads by time, aggregation in SQL,
-the temporal provision operations, and retention. A real SQLite file per test, written through
-SqliteStore.apply / delete_entities exactly as the API writes."""
+"""History in every store adapter (SQLite, MongoDB on mongomock, a real MongoDB when
+VERBUND_TEST_MONGO_URL is set): what every write path records, reads by time, aggregation in the
+database, the temporal provision operations, and retention. Written through Store.apply /
+delete_entities exactly as the API writes."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +15,9 @@ from broker_adapter.ngsild.durations import Duration, parse_duration, parse_ms
 from broker_adapter.ngsild.errors import ResourceNotFound
 from broker_adapter.ngsild.temporal import TimeFilter
 from broker_adapter.storage.history import AggregateQuery, InstanceQuery, TemporalSelection
-from broker_adapter.storage.port import Change, EntityQuery
+from broker_adapter.storage.port import Change, EntityQuery, Store
 from broker_adapter.storage.sqlite.store import SqliteStore
+from tests.support import stores
 
 T = "https://example.org/Sensor"
 H = "https://example.org/height"
@@ -49,19 +52,18 @@ def entity(when: str, attrs: dict[str, list[dict[str, Any]]], entity_id: str = I
     }
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> SqliteStore:
-    s = SqliteStore(tmp_path / "history.db", synchronous="NORMAL")
-    yield s
-    s.close()
+@pytest.fixture(params=stores.params())
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    with stores.open_store(request.param, tmp_path, synchronous="NORMAL") as s:
+        yield s
 
 
-def write(store: SqliteStore, new: dict[str, Any] | None, entity_id: str = ID) -> None:
+def write(store: Store, new: dict[str, Any] | None, entity_id: str = ID) -> None:
     (outcome,) = store.apply("", [Change(entity_id, lambda current: new)])
     assert outcome.ok
 
 
-def history(store: SqliteStore, **query: Any) -> dict[tuple[str, str | None], list[tuple]]:
+def history(store: Store, **query: Any) -> dict[tuple[str, str | None], list[tuple]]:
     """(attribute, datasetId) → [(value, observedAt, deletedAt)] in time order."""
     out = {}
     for series in store.history.instances("", ID, InstanceQuery(**query)):
@@ -71,7 +73,7 @@ def history(store: SqliteStore, **query: Any) -> dict[tuple[str, str | None], li
     return out
 
 
-def test_every_write_records_changed_instances_only(store: SqliteStore) -> None:
+def test_every_write_records_changed_instances_only(store: Store) -> None:
     write(store, entity("01T10:00:00", {H: [inst(1.0, "01T09:00:00", "01T10:00:00")]}))
     # the same reading again (an idempotent upsert) records nothing
     write(store, entity("01T10:05:00", {H: [inst(1.0, "01T09:00:00", "01T10:05:00")]}))
@@ -109,7 +111,7 @@ def test_every_write_records_changed_instances_only(store: SqliteStore) -> None:
     }
 
 
-def test_deleting_the_entity_records_a_deletion_per_instance(store: SqliteStore) -> None:
+def test_deleting_the_entity_records_a_deletion_per_instance(store: Store) -> None:
     write(
         store,
         entity(
@@ -127,7 +129,7 @@ def test_deleting_the_entity_records_a_deletion_per_instance(store: SqliteStore)
     assert record.id == ID and record.types == [T] and record.deleted_at is not None
 
 
-def test_a_deleted_temporal_entity_stays_deleted_while_the_entity_changes(store: SqliteStore) -> None:
+def test_a_deleted_temporal_entity_stays_deleted_while_the_entity_changes(store: Store) -> None:
     write(store, entity("01T10:00:00", {H: [inst(1.0, "01T09:00:00", "01T10:00:00")]}))
     assert store.history.delete_entity("", ID)
 
@@ -142,7 +144,7 @@ def test_a_reopened_store_appends_to_the_same_series(tmp_path: Path) -> None:
     first = SqliteStore(tmp_path / "history.db", synchronous="NORMAL")
     write(first, entity("01T10:00:00", {H: [inst(1.0, "01T09:00:00", "01T10:00:00")]}))
     first.close()
-    store = SqliteStore(tmp_path / "history.db", synchronous="NORMAL")
+    store = SqliteStore(tmp_path / "history.db", synchronous="NORMAL")  # SQLite keeps series keys cached
 
     write(store, entity("01T11:00:00", {H: [inst(2.0, "01T10:00:00", "01T11:00:00")]}))
 
@@ -150,7 +152,7 @@ def test_a_reopened_store_appends_to_the_same_series(tmp_path: Path) -> None:
     store.close()
 
 
-def test_purge_records_deletions_too(store: SqliteStore) -> None:
+def test_purge_records_deletions_too(store: Store) -> None:
     write(store, entity("01T10:00:00", {H: [inst(1, "01T09:00:00", "01T10:00:00")]}))
 
     store.delete_entities("", EntityQuery(types=[T]))
@@ -158,7 +160,7 @@ def test_purge_records_deletions_too(store: SqliteStore) -> None:
     assert [row[0] for row in history(store)[(H, None)]] == [1, NULL]
 
 
-def test_history_off_records_nothing(store: SqliteStore) -> None:
+def test_history_off_records_nothing(store: Store) -> None:
     store.history.set_recording(False)
 
     write(store, entity("01T10:00:00", {H: [inst(1, "01T09:00:00", "01T10:00:00")]}))
@@ -168,7 +170,7 @@ def test_history_off_records_nothing(store: SqliteStore) -> None:
 
 
 @pytest.fixture
-def readings(store: SqliteStore) -> SqliteStore:
+def readings(store: Store) -> Store:
     """height observed 00:00, 06:00, 12:00, 18:00 on 1 and 2 January with the values 1..8."""
     times = [f"{day}T{hour}:00:00" for day in ("01", "02") for hour in ("00", "06", "12", "18")]
     for n, t in enumerate(times, start=1):
@@ -176,36 +178,36 @@ def readings(store: SqliteStore) -> SqliteStore:
     return store
 
 
-def values(store: SqliteStore, **query: Any) -> list[Any]:
+def values(store: Store, **query: Any) -> list[Any]:
     return [v for v, _, _ in history(store, **query)[(H, None)]]
 
 
-def test_timerel_intervals_are_half_open(readings: SqliteStore) -> None:
+def test_timerel_intervals_are_half_open(readings: Store) -> None:
     assert values(readings, time=TimeFilter("before", ms("01T12:00:00"))) == [1.0, 2.0]
     assert values(readings, time=TimeFilter("after", ms("01T12:00:00"))) == [4.0, 5.0, 6.0, 7.0, 8.0]
     between = TimeFilter("between", ms("01T06:00:00"), ms("02T00:00:00"))
     assert values(readings, time=between) == [2.0, 3.0, 4.0]
 
 
-def test_last_n_returns_the_most_recent_in_time_order(readings: SqliteStore) -> None:
+def test_last_n_returns_the_most_recent_in_time_order(readings: Store) -> None:
     assert values(readings, last_n=3) == [6.0, 7.0, 8.0]
     assert values(readings, last_n=2, time=TimeFilter("before", ms("02T00:00:00"))) == [3.0, 4.0]
 
 
-def test_a_cut_series_says_where_it_stopped(readings: SqliteStore) -> None:
+def test_a_cut_series_says_where_it_stopped(readings: Store) -> None:
     (series,) = readings.history.instances("", ID, InstanceQuery(limit=3))
 
     assert [i["value"] for i in series.instances] == [1.0, 2.0, 3.0]
     assert series.truncated and series.next_time == ms("01T18:00:00")
 
 
-def aggregate(store: SqliteStore, methods: list[str], period: str, time: TimeFilter | None = None) -> dict:
+def aggregate(store: Store, methods: list[str], period: str, time: TimeFilter | None = None) -> dict:
     query = AggregateQuery(methods, parse_duration(period, "p"), time=time or TimeFilter())
     (series,) = store.history.aggregate("", ID, query)
     return series.periods
 
 
-def test_daily_aggregates_are_computed_per_day(readings: SqliteStore) -> None:
+def test_daily_aggregates_are_computed_per_day(readings: Store) -> None:
     methods = ["totalCount", "distinctCount", "sum", "avg", "min", "max", "stddev", "sumsq"]
 
     found = aggregate(readings, methods, "P1D")
@@ -223,7 +225,7 @@ def test_daily_aggregates_are_computed_per_day(readings: SqliteStore) -> None:
     assert [round(v, 6) for v, _, _ in found["stddev"]] == [1.290994, 1.290994]
 
 
-def test_periods_start_at_time_at_and_empty_periods_are_left_out(readings: SqliteStore) -> None:
+def test_periods_start_at_time_at_and_empty_periods_are_left_out(readings: Store) -> None:
     between = TimeFilter("between", ms("01T03:00:00"), ms("02T03:00:00"))
 
     found = aggregate(readings, ["max"], "PT12H", between)
@@ -234,11 +236,11 @@ def test_periods_start_at_time_at_and_empty_periods_are_left_out(readings: Sqlit
     ]
 
 
-def test_zero_period_spans_the_whole_range(readings: SqliteStore) -> None:
+def test_zero_period_spans_the_whole_range(readings: Store) -> None:
     assert aggregate(readings, ["sum"], "PT0S")["sum"] == [(36.0, ms("01T00:00:00"), ms("02T18:00:00"))]
 
 
-def test_monthly_periods_follow_the_calendar(store: SqliteStore) -> None:
+def test_monthly_periods_follow_the_calendar(store: Store) -> None:
     observed = ["2024-01-31T12:00:00.000Z", "2024-02-29T23:59:59.999Z", "2024-03-01T00:00:00.000Z"]
     instances = [{"type": "Property", "value": n, "observedAt": t} for n, t in enumerate(observed)]
     store.history.add_instances("", ID, [T], {H: instances})
@@ -253,7 +255,7 @@ def test_monthly_periods_follow_the_calendar(store: SqliteStore) -> None:
     assert found["max"] == [(0, jan, feb), (1, feb, mar), (2, mar, apr)]
 
 
-def test_provision_adds_changes_and_removes_instances(store: SqliteStore) -> None:
+def test_provision_adds_changes_and_removes_instances(store: Store) -> None:
     now = at("05T00:00:00")
     created = store.history.add_instances(
         "", ID, [T], {H: [inst(1, "01T00:00:00", "05T00:00:00"), inst(2, "01T01:00:00", "05T00:00:00")]}
@@ -262,12 +264,13 @@ def test_provision_adds_changes_and_removes_instances(store: SqliteStore) -> Non
         "", ID, None, {H: [inst(3, "01T02:00:00", "05T00:00:00", datasetId=DS)]}
     )
     assert (created, again) == (True, False)
-    first_id = store.history.instances("", ID, InstanceQuery())[0].instances[0]["instanceId"]
+    (default, _) = store.history.instances("", ID, InstanceQuery())
+    first_id, second_id = (i["instanceId"] for i in default.instances)
 
     assert store.history.update_instance(
         "", ID, H, first_id, {"type": "Property", "value": 10}, ms("06T00:00:00")
     )
-    assert store.history.delete_instance("", ID, H, first_id.replace(":1", ":2"))
+    assert store.history.delete_instance("", ID, H, second_id)
     assert not store.history.delete_instance("", ID, H, "urn:ngsi-ld:attribute:instance:999")
     assert history(store) == {
         (H, None): [(10, at("01T00:00:00"), None)],
@@ -282,12 +285,12 @@ def test_provision_adds_changes_and_removes_instances(store: SqliteStore) -> Non
     assert store.history.get_entity("", ID) is None and history(store) == {}
 
 
-def test_adding_to_a_missing_temporal_entity_is_not_found(store: SqliteStore) -> None:
+def test_adding_to_a_missing_temporal_entity_is_not_found(store: Store) -> None:
     with pytest.raises(ResourceNotFound):
         store.history.add_instances("", ID, None, {H: [inst(1, "01T00:00:00", "01T00:00:00")]})
 
 
-def test_retention_removes_exactly_what_is_older_than_the_period(store: SqliteStore) -> None:
+def test_retention_removes_exactly_what_is_older_than_the_period(store: Store) -> None:
     now = parse_ms("2029-01-01T00:00:00Z", "now")
     cutoff = parse_ms("2024-01-01T00:00:00Z", "cutoff")  # now - P5Y
     observed = [cutoff - 1, cutoff, cutoff + 1]
@@ -312,7 +315,7 @@ def test_retention_removes_exactly_what_is_older_than_the_period(store: SqliteSt
     assert left("short") == [0, 1, 2]
 
 
-def test_retention_deletes_in_batches(store: SqliteStore) -> None:
+def test_retention_deletes_in_batches(store: Store) -> None:
     store.history.add_instances(
         "", ID, [T], {H: [{"type": "Property", "value": n, "observedAt": _iso(n * 1000)} for n in range(25)]}
     )

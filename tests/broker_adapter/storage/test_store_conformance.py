@@ -1,6 +1,7 @@
-"""The store test-suite every adapter must pass (SQLite now; the MongoDB adapter joins the `store` fixture).
+"""The store test-suite every adapter must pass: SQLite (a real file), MongoDB on mongomock, and a real
+MongoDB when VERBUND_TEST_MONGO_URL is set (tests/support/stores.py).
 
-Plain functions over the Store port, on a real database file.
+Plain functions over the Store port.
 """
 
 from __future__ import annotations
@@ -15,17 +16,16 @@ from broker_adapter.ngsild.errors import AlreadyExists, ResourceNotFound
 from broker_adapter.ngsild.types import ExpandedEntity
 from broker_adapter.storage.port import Change, ContextRecord, EntityQuery, Store
 from broker_adapter.storage.sqlite.codec import entity_from_row, entity_to_row
-from broker_adapter.storage.sqlite.store import SqliteStore
+from tests.support import stores
 
 T = "https://example.org/T"
 A = "https://example.org/a"
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=stores.params())
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    adapter = SqliteStore(tmp_path / "store.db")
-    yield adapter
-    adapter.close()
+    with stores.open_store(request.param, tmp_path) as adapter:
+        yield adapter
 
 
 def entity(entity_id: str, value: object = 1, types: tuple[str, ...] = (T,)) -> ExpandedEntity:
@@ -224,6 +224,61 @@ def test_tenant_settings_are_per_tenant_json_values(store: Store) -> None:
     assert store.get_tenant_setting("b", "sdm_policy") == "warn"
     store.set_tenant_setting("a", "sdm_policy", None)
     assert store.get_tenant_setting("a", "sdm_policy") is None
+
+
+def test_awkward_names_and_values_round_trip(store: Store) -> None:
+    """Keys with '.', '$' and '%' (MongoDB reserves the first two), integers up to the uint64 range
+    orjson reads (BSON stops at int64), nested arrays."""
+    e = entity("urn:x:1", {"a.b": {"$c": [[1, 2**64 - 1], {"%2E": -(2**63)}]}, "$ref": "x", "5%": 2**63})
+    e["attrs"]["https://example.org/odd.name$%"] = [{"type": "Property", "value": None}]
+    e["scope"] = ["/a/b"]
+    store.apply("t1", [Change("urn:x:1", put(e))])
+    assert store.get_entity("t1", "urn:x:1") == e
+    (found,) = store.query("t1", EntityQuery(attrs=["https://example.org/odd.name$%"])).entities
+    assert found == e
+
+
+def test_discovery_summarises_types_and_attributes(store: Store) -> None:
+    u = "https://example.org/U"
+    b = "https://example.org/b.x"
+    first = entity("urn:x:1")
+    second = entity("urn:x:2", types=(T, u))
+    second["attrs"][b] = [
+        {"type": "Relationship", "object": "urn:x:1"},
+        {"type": "Property", "value": 1, "datasetId": "urn:d"},
+    ]
+    store.apply("t1", [Change("urn:x:1", put(first)), Change("urn:x:2", put(second))])
+    assert store.list_types("t1") == [T, u]
+    assert store.list_attributes("t1") == [A, b]
+    types = {s.iri: (s.entity_count, s.attributes) for s in store.type_summaries("t1")}
+    assert types == {
+        T: (2, {A: ["Property"], b: ["Property", "Relationship"]}),
+        u: (1, {A: ["Property"], b: ["Property", "Relationship"]}),
+    }
+    (only,) = store.type_summaries("t1", u)
+    assert only.entity_count == 1
+    attrs = {s.iri: (s.count, s.kinds, s.types) for s in store.attribute_summaries("t1")}
+    assert attrs == {A: (2, ["Property"], [T, u]), b: (2, ["Property", "Relationship"], [T, u])}
+    assert store.attribute_summaries("t1", "https://example.org/none") == []
+    assert store.type_summaries("t2") == [] and store.list_types("t2") == []
+
+
+def test_counts_without_a_page_and_combined_selections(store: Store) -> None:
+    from broker_adapter.ngsild.query import And, AttrPath, Compare, CompareOp, Literal, ScopeMatch, ValueType
+
+    ents = []
+    for n in range(10):
+        e = entity(f"urn:x:{n}", n)
+        e["scope"] = ["/city/north" if n % 2 else "/city/south"]
+        ents.append(e)
+    store.apply("t1", [Change(e["id"], put(e)) for e in ents])
+    q = Compare(AttrPath((A,)), CompareOp.GE, Literal(ValueType.NUMBER, 4))
+    north = ScopeMatch(("city", "north"))
+    result = store.query("t1", EntityQuery(types=[T], q=q, scope=north, limit=0, count=True))
+    assert (result.entities, result.total) == ([], 3)  # 5, 7, 9
+    page = store.query("t1", EntityQuery(q=And((q, north)), limit=2, offset=1))
+    assert [e["id"] for e in page.entities] == ["urn:x:7", "urn:x:9"]
+    assert page.total is None
 
 
 # municipality registry and credentials ---------------------------------------------------------------------
