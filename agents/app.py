@@ -16,6 +16,7 @@ from pathlib import Path
 import uvicorn
 from starlette.applications import Starlette
 
+from agents.access import AgentAccess
 from agents.expressions.evaluator import Limits
 from agents.lorawan import webhooks
 from agents.metrics import Metrics
@@ -26,6 +27,7 @@ from agents.provisioning.store import ProvisioningStore
 from agents.south import http as south_http
 from agents.south.ingest import Ingest
 from agents.south.mqtt import MqttSouthbound
+from broker_adapter.access.setup import check_auth_setting
 from verbund.settings import Settings
 
 log = logging.getLogger("verbund.agents")
@@ -37,6 +39,8 @@ class Agent:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         data = Path(settings.data_dir)
+        check_auth_setting(settings, "IoT agents")
+        self.access = AgentAccess(settings)
         self.metrics = Metrics()
         self.store = ProvisioningStore(data / "agents.db", synchronous=settings.sqlite_synchronous)
         self.outbox = Outbox(
@@ -47,7 +51,7 @@ class Agent:
         )
         self.metrics.gauge("outbox_pending", lambda: self.outbox.pending)
         self.metrics.gauge("outbox_limit", lambda: self.outbox.limit)
-        self.context_url = settings.agents_context_url
+        self.context_url = settings.agents_link_context_url
         self.limits = Limits(max_length=settings.agents_expression_max_length)
         self.ingest = Ingest(self)
         self.client = NorthboundClient(
@@ -57,6 +61,7 @@ class Agent:
             batch_max=settings.agents_batch_max,
             timeout=settings.agents_timeout,
             retry_max=settings.agents_retry_max,
+            token=settings.agents_broker_token,
         )
         self.mqtt: MqttSouthbound | None = None
         self._full_logged = False
@@ -83,6 +88,7 @@ class Agent:
             await self.mqtt.stop()
         await self.client.stop()
         await self.outbox.stop()
+        await self.access.close()
         self.store.close()
 
 

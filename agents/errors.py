@@ -17,6 +17,9 @@ iotagent-ul, so provisioning scripts and devices see the answers they were writt
      ├── DeviceGroupNotFound      404 DEVICE_GROUP_NOT_FOUND
      ├── DuplicateDeviceId        409 DUPLICATE_DEVICE_ID
      ├── DuplicateGroup           409 DUPLICATE_GROUP
+     ├── Unauthorized             401 UNAUTHORIZED                 (our own: no valid credential)
+     ├── AccessDenied             403 ACCESS_DENIED                (our own: the credential lacks the right)
+     ├── AuthUnavailable          503 AUTH_UNAVAILABLE             (our own: cannot check a credential)
      └── OutboxFull               503 OUTBOX_FULL                  (our own: the durable queue is full)
 """
 
@@ -154,3 +157,15 @@ class OutboxFull(IotaError):
         super().__init__(
             f"The agent holds {limit} undelivered measures (the broker is unreachable); retry later"
         )
+
+
+class Unauthorized(IotaError):
+    name, code = "UNAUTHORIZED", 401
+
+
+class AccessDenied(IotaError):
+    name, code = "ACCESS_DENIED", 403
+
+
+class AuthUnavailable(IotaError):
+    name, code = "AUTH_UNAVAILABLE", 503

@@ -92,7 +92,7 @@ def _start_agents(workdir: Path, broker_url: str) -> tuple[subprocess.Popen[byte
     command = [sys.executable, "-m", "verbund", "agents", "--broker-url", broker_url]
     command += ["--data-dir", str(workdir / "agents-data"), "--north-port", str(north_port)]
     command += ["--south-port", str(south_port)]
-    env = {**os.environ, "VERBUND_LOG_LEVEL": "warning", "PYTHONPATH": str(REPO_ROOT)}
+    env = {"VERBUND_AUTH": "off", **os.environ, "VERBUND_LOG_LEVEL": "warning", "PYTHONPATH": str(REPO_ROOT)}
     with (workdir / "agents.log").open("wb") as log:
         process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     north, south = f"http://127.0.0.1:{north_port}", f"http://127.0.0.1:{south_port}"

@@ -73,7 +73,7 @@ def run_server(
     """Start ``app`` under uvicorn, wait for GET /health → 200, and stop it on exit."""
     port = free_port()
     log_path = workdir / f"{name}.log"
-    child_env = {**os.environ, **(env or {})}
+    child_env = {"VERBUND_AUTH": "off", **os.environ, **(env or {})}  # a bench turns auth on itself
     child_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
     with log_path.open("wb") as log:
         process = subprocess.Popen(

@@ -281,6 +281,7 @@ def run_platform(settings: Settings, *, with_broker: bool = True, demo: float | 
     mounted: list[Any] = []
     on_seeded = None  # the demo tells the dashboard when its municipalities are registered
     if with_broker:
+        from broker_adapter.access.setup import serve_credentials
         from broker_adapter.api.app import create_app
         from catalog.app import create_app as create_catalog
         from catalog.config import MOUNT_PATH, SERVICE, catalog_config
@@ -291,6 +292,9 @@ def run_platform(settings: Settings, *, with_broker: bool = True, demo: float | 
             from visualisation.demo.runner import demo_settings
 
             settings = demo_settings(settings)
+        # The agents and the mounted services reach this broker with credentials that exist only in this
+        # process (when auth is on and none is configured).
+        service_tokens, settings = serve_credentials(settings)
         # The catalog under /catalog on the broker's port, fed by the registry's subscriptions (VERBUND_FEEDS;
         # the feed secret is generated once when none is set).
         catalog = catalog_config(settings, mounted=True)
@@ -305,7 +309,7 @@ def run_platform(settings: Settings, *, with_broker: bool = True, demo: float | 
         on_seeded = dashboard_app.state.dashboard.reconcile_soon
         mounted += [catalog_app, dashboard_app]
         apps = {MOUNT_PATH: catalog_app, dashboard.PREFIX: dashboard_app}
-        broker_app = PathDispatch(create_app(settings), apps)
+        broker_app = PathDispatch(create_app(settings, service_tokens=service_tokens), apps)
     try:
         import uvloop
 
@@ -327,6 +331,14 @@ def run_platform(settings: Settings, *, with_broker: bool = True, demo: float | 
 
     with asyncio.Runner(loop_factory=loop_factory) as runner:
         runner.run(serve())
+
+
+def _refuse_unsafe(parser: argparse.ArgumentParser, settings: Settings) -> None:
+    from broker_adapter.access.setup import auth_refusal
+
+    refusal = auth_refusal(settings, "platform")
+    if refusal is not None:
+        parser.error(refusal)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -354,6 +366,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings = settings_from_args(args)
         except ValueError as exc:
             parser.error(str(exc))
+        _refuse_unsafe(parser, settings)
         if args.command == "broker":
             run_broker(settings)
         else:
@@ -383,6 +396,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings = settings_from_args(args)
         except ValueError as exc:
             parser.error(str(exc))
+        _refuse_unsafe(parser, settings)
         run_platform(settings, with_broker=False)
         return 0
     parser.print_help()

@@ -51,7 +51,7 @@ class Settings:
     # @context they send (iotagent-node-lib's default is the core context), the MQTT broker of the devices and
     # network servers (empty: no MQTT southbound), the durable outbox and the expression bounds
     agents_broker_url: str = ""
-    agents_context_url: str = "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.jsonld"
+    agents_context_url: str = ""  # empty: the platform @context of this installation's broker, else core
     agents_mqtt_url: str = ""
     agents_outbox_max: int = 1_000_000  # undelivered entity fragments kept; more: the sender gets 503
     agents_batch_max: int = 500  # entity fragments per upsert request
@@ -71,6 +71,19 @@ class Settings:
     # ("catalog=URL,dashboard=URL") and the secret their per-tenant feed tokens derive from (verbund/feeds.py)
     feeds: str = ""
     feed_secret: str = ""
+    # credentials (docs/access.md): on, or off for a local trial (loopback only); JWTs checked against a JWKS
+    # (file or URL) with issuer and audience, claims naming roles and tenants; requests per second per
+    # credential (0: unlimited) and the burst allowed; hosts @context fetching may reach although internal
+    auth: str = "on"
+    jwks: str = ""
+    jwt_issuer: str = ""
+    jwt_audience: str = ""
+    jwt_roles_claim: str = "roles"
+    jwt_tenants_claim: str = "tenants"
+    rate_limit: float = 50.0
+    rate_burst: int = 200
+    context_allowed_hosts: str = ""
+    agents_broker_token: str = ""  # the credential the agents send to the broker (verbund serve: its own)
     # open-data catalog (issue 10): its own port when alone, the broker it reads (empty: this installation's
     # on loopback) with its reader token, the URL harvesters use (empty: derived), where the broker sends
     # its feed (empty: <catalog URL>/notify; its token comes from feed_secret, or when that is empty from a
@@ -102,6 +115,10 @@ class Settings:
     dashboard_max_clients: int = 1000  # open live-update streams
 
     def __post_init__(self) -> None:
+        if self.auth not in ("on", "off"):
+            raise ValueError(f"auth must be on or off, not {self.auth!r}")
+        if self.rate_limit < 0 or self.rate_burst < 1:
+            raise ValueError("rate_limit must be >= 0 and rate_burst >= 1")
         if self.log_level not in _LOG_LEVELS:
             raise ValueError(f"log level must be one of {', '.join(_LOG_LEVELS)}, not {self.log_level!r}")
         if self.log_format not in ("json", "text"):
@@ -172,6 +189,16 @@ class Settings:
             return self.agents_broker_url.rstrip("/")
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
         return f"http://{host}:{self.broker_port}"
+
+    @property
+    def agents_link_context_url(self) -> str:
+        """The @context the agents send: as configured; by default the platform context (Smart Data Models
+        terms) when they feed this installation's broker, and the NGSI-LD core context for any other."""
+        if self.agents_context_url:
+            return self.agents_context_url
+        if self.agents_broker_url:
+            return "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.jsonld"
+        return self.agents_northbound_url + "/ngsi-ld/contexts/verbund.jsonld"
 
     @property
     def broker_url(self) -> str:

@@ -5,6 +5,7 @@ config group's): a webhook URL is as much a credential as a device's ``k``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import orjson
@@ -16,14 +17,20 @@ from agents.errors import BadPayload, DeviceNotFound, IotaError, MandatoryParams
 from agents.lorawan.measures import find_device, measures
 from agents.lorawan.uplinks import Uplink, from_chirpstack, from_tts
 from agents.south.http import error_response
+from broker_adapter.access.roles import INGEST
 
 if TYPE_CHECKING:
     from agents.app import Agent
 
 
-async def accept_uplink(agent: Agent, uplink: Uplink, apikey: str | None) -> None:
-    """Shared by the webhooks and MQTT (where the network server's broker is trusted: no key)."""
+async def accept_uplink(
+    agent: Agent, uplink: Uplink, apikey: str | None, allowed: Callable[[str], bool] | None = None
+) -> None:
+    """Shared by the webhooks and MQTT (where the network server's broker is trusted: no key).
+    allowed: the services the caller's credential may ingest into (VERBUND_AUTH=on); others look unknown."""
     for device in find_device(agent.store, uplink):
+        if allowed is not None and not allowed(device["service"]):
+            continue
         if apikey is None:  # MQTT: the device as provisioned, with its config group if it has one
             found: tuple | None = (device, agent.ingest.group_for(device, None, None))
         else:
@@ -39,6 +46,7 @@ def _webhook(parse, provider: str):
     async def endpoint(request: Request) -> Response:
         agent: Agent = request.app.state.agent
         try:
+            who = await agent.access.principal(request)
             if not request.query_params.get("k"):
                 raise MandatoryParamsNotFound(["API Key"])
             if request.query_params.get("event", "up") != "up":
@@ -51,7 +59,7 @@ def _webhook(parse, provider: str):
             uplink = parse(body)
             if uplink is None:
                 return Response(status_code=204)
-            await accept_uplink(agent, uplink, request.query_params["k"])
+            await accept_uplink(agent, uplink, request.query_params["k"], lambda s: who.may(INGEST, s))
             return Response(b"", status_code=200)
         except IotaError as exc:
             agent.metrics.inc("http_errors_total", protocol=provider, reason=exc.name)

@@ -37,8 +37,10 @@ class NorthboundClient:
         timeout: float = 10.0,
         retry_base: float = 0.2,
         retry_max: float = 10.0,
+        token: str = "",
     ) -> None:
         self.outbox = outbox
+        self._auth = {"Authorization": f"Bearer {token}"} if token else {}
         self.metrics = metrics
         self.url = broker_url.rstrip("/") + "/ngsi-ld/v1/entityOperations/upsert?options=update"
         self.batch_max = batch_max
@@ -83,7 +85,7 @@ class NorthboundClient:
 
     async def _post(self, batch: list[Stored]) -> httpx.Response | None:
         first = batch[0].row
-        headers = {"Content-Type": "application/json", "Link": f"<{first.context}>; {LINK_REL}"}
+        headers = {"Content-Type": "application/json", "Link": f"<{first.context}>; {LINK_REL}", **self._auth}
         if first.tenant:
             headers["NGSILD-Tenant"] = first.tenant
         body = b"[" + b",".join(s.row.body for s in batch) + b"]"

@@ -19,6 +19,7 @@ from starlette.routing import Route
 
 from agents.errors import BadRequest, IotaError, MissingHeaders, WrongSyntax
 from agents.provisioning import model
+from broker_adapter.access.roles import PROVISION
 from verbund import __version__
 
 if TYPE_CHECKING:
@@ -40,6 +41,16 @@ def _scope(request: Request) -> tuple[str, str]:
     if missing:
         raise MissingHeaders(missing)
     return request.headers["fiware-service"], request.headers["fiware-servicepath"]
+
+
+async def _authorised_scope(request: Request) -> tuple[str, str]:
+    """The service and subservice, once the caller may provision in that service (VERBUND_AUTH=on):
+    the credential is checked first, so a request without one is 401 whatever else is wrong."""
+    access = _agent(request).access
+    who = await access.principal(request)
+    service, subservice = _scope(request)
+    access.check(who, PROVISION, service)
+    return service, subservice
 
 
 async def _body(request: Request) -> Any:
@@ -76,7 +87,7 @@ def groups_endpoint(key: str):
     async def endpoint(request: Request) -> Response:
         agent = _agent(request)
         try:
-            service, subservice = _scope(request)
+            service, subservice = await _authorised_scope(request)
             if request.method == "GET":
                 limit, offset = _paging(request)
                 wanted = None if subservice == "/*" else subservice
@@ -106,7 +117,7 @@ def groups_endpoint(key: str):
 async def devices(request: Request) -> Response:
     agent = _agent(request)
     try:
-        service, subservice = _scope(request)
+        service, subservice = await _authorised_scope(request)
         if request.method == "GET":
             limit, offset = _paging(request)
             wanted = None if subservice == "/*" else subservice
@@ -123,7 +134,7 @@ async def device(request: Request) -> Response:
     agent = _agent(request)
     device_id = request.path_params["device_id"]
     try:
-        service, subservice = _scope(request)
+        service, subservice = await _authorised_scope(request)
         if request.method == "GET":
             return json_response(agent.store.device(service, subservice, device_id))
         if request.method == "PUT":

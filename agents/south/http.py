@@ -17,9 +17,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from agents.errors import BadPayload, IotaError, MandatoryParamsNotFound, UnsupportedType
-from agents.south.ingest import sort_by_time_instant
+from agents.errors import AccessDenied, BadPayload, IotaError, MandatoryParamsNotFound, UnsupportedType
+from agents.south.ingest import NotPermitted, sort_by_time_instant
 from agents.south.ultralight import parse_measures
+from broker_adapter.access.roles import INGEST, READ, Principal
 
 if TYPE_CHECKING:
     from agents.app import Agent
@@ -52,6 +53,13 @@ def _params(request: Request, needs_payload: bool) -> tuple[str, str]:
     return query["k"], query["i"]
 
 
+def refusal(who: Principal, exc: NotPermitted) -> IotaError:
+    """403 where the caller may see the service anyway; elsewhere the device or group is just unknown."""
+    if who.may(READ, exc.service):
+        return AccessDenied(f"{who.subject} may not send measures to service {exc.service!r}")
+    return exc.unknown
+
+
 def _json_measures(raw: bytes | str, stamp: str | None) -> list[dict[str, Any]]:
     try:
         data = orjson.loads(raw)
@@ -76,9 +84,19 @@ def _attr_value(raw: bytes) -> Any:
 
 
 async def _ingest(
-    agent: Agent, apikey: str, device_id: str, resource: str, measures: list[dict[str, Any]], protocol: str
+    agent: Agent,
+    request: Request,
+    apikey: str,
+    device_id: str,
+    resource: str,
+    measures: list[dict[str, Any]],
+    protocol: str,
 ) -> Response:
-    config = await agent.ingest.device(apikey, device_id, resource)
+    who = await agent.access.principal(request)  # VERBUND_AUTH=on: the device's credential
+    try:
+        config = await agent.ingest.device(apikey, device_id, resource, allowed=lambda s: who.may(INGEST, s))
+    except NotPermitted as exc:
+        raise refusal(who, exc) from None
     await agent.ingest.accept(config, measures, protocol)
     return _OK
 
@@ -100,7 +118,7 @@ def _handler(resource: str, protocol: str):
                     else (await request.body()).decode("utf-8", "replace")
                 )
                 measures = parse_measures(text)
-            return await _ingest(agent, apikey, device_id, resource, measures, protocol)
+            return await _ingest(agent, request, apikey, device_id, resource, measures, protocol)
         except IotaError as exc:
             if exc.code >= 500 or exc.name == "OUTBOX_FULL":
                 log.warning(
@@ -119,7 +137,7 @@ async def json_attribute(request: Request) -> Response:
         measure = {request.path_params["attr"]: _attr_value(await request.body())}
         if request.query_params.get("t"):
             measure["TimeInstant"] = request.query_params["t"]
-        return await _ingest(agent, apikey, device_id, JSON_RESOURCE, [measure], "IoTA-JSON")
+        return await _ingest(agent, request, apikey, device_id, JSON_RESOURCE, [measure], "IoTA-JSON")
     except IotaError as exc:
         agent.metrics.inc("http_errors_total", protocol="IoTA-JSON", reason=exc.name)
         return error_response(exc)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
@@ -58,21 +59,38 @@ class Ingest:
                 return device, group
         return None
 
-    async def device(self, apikey: str, device_id: str, resource: str | None) -> DeviceConfig:
+    async def device(
+        self, apikey: str, device_id: str, resource: str | None, allowed: Callable[[str], bool] | None = None
+    ) -> DeviceConfig:
+        """allowed: the services the caller may ingest into (VERBUND_AUTH=on); NotPermitted names the
+        service of a device or group the caller may not feed (the caller decides what to tell)."""
         found = self.find(device_id, apikey, resource)
+        if found is not None and allowed is not None and not allowed(found[0]["service"]):
+            raise NotPermitted(
+                found[0]["service"], DeviceGroupNotFound(["resource", "apikey"], [resource or "", apikey])
+            )
         if found is None:
-            found = await self._autoprovision(apikey, device_id, resource)
+            found = await self._autoprovision(apikey, device_id, resource, allowed)
         return self.cache.get(*found)
 
-    async def _autoprovision(self, apikey: str, device_id: str, resource: str | None) -> tuple[Device, Group]:
+    async def _autoprovision(
+        self, apikey: str, device_id: str, resource: str | None, allowed: Callable[[str], bool] | None = None
+    ) -> tuple[Device, Group]:
         group = self.store.group(resource, apikey) if resource is not None else None
+        denied = None
+        if group is not None and allowed is not None and not allowed(group["service"]):
+            denied, group = group["service"], None
         if group is None:
             groups = self.store.groups_with_apikey(apikey)
+            if allowed is not None:
+                denied = denied or next((g["service"] for g in groups if not allowed(g["service"])), None)
+                groups = [g for g in groups if allowed(g["service"])]
             if resource is not None:  # a group for another resource of the same protocol family still counts
                 groups = [g for g in groups if g["resource"] in ("", resource)] or groups
             group = groups[0] if groups else None
         if group is None:
-            raise DeviceGroupNotFound(["resource", "apikey"], [resource or "", apikey])
+            unknown = DeviceGroupNotFound(["resource", "apikey"], [resource or "", apikey])
+            raise unknown if denied is None else NotPermitted(denied, unknown)
         if group.get("autoprovision") is False:
             raise DeviceNotFound(device_id)
         device: Device = {
@@ -119,6 +137,16 @@ class Ingest:
             agent.metrics.inc("measures_rejected_total", protocol=protocol, reason=exc.name)
             raise
         agent.metrics.inc("measures_accepted_total", len(measures), protocol=protocol)
+
+
+class NotPermitted(Exception):
+    """The device or group exists in `service`, where the caller may not ingest; `unknown` is the error
+    to answer when the caller should not learn even that."""
+
+    def __init__(self, service: str, unknown: IotaError) -> None:
+        super().__init__(service)
+        self.service = service
+        self.unknown = unknown
 
 
 def sort_by_time_instant(measures: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -12,8 +12,12 @@ from fastapi import APIRouter, Depends
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
+from broker_adapter.access.audit import AuditLog
+from broker_adapter.access.credentials import Credentials
+from broker_adapter.access.roles import PLATFORM, READ, Principal
+from broker_adapter.api.deps import Caller
 from broker_adapter.api.http import JSON, MERGE_PATCH, json_body, json_response
-from broker_adapter.ngsild.errors import BadRequestData, ResourceNotFound
+from broker_adapter.ngsild.errors import AccessDenied, BadRequestData, ResourceNotFound, Unauthorized
 from broker_adapter.registry import openapi
 from broker_adapter.registry.model import check_tenant
 from broker_adapter.registry.service import Registry
@@ -31,6 +35,25 @@ async def get_registry(request: Request) -> Registry:
 RegistryDep = Annotated[Registry, Depends(get_registry)]
 
 
+async def get_credentials(request: Request) -> Credentials:
+    return request.app.state.credentials
+
+
+CredentialsDep = Annotated[Credentials, Depends(get_credentials)]
+
+
+async def get_audit(request: Request) -> AuditLog:
+    return request.app.state.audit
+
+
+AuditDep = Annotated[AuditLog, Depends(get_audit)]
+
+
+def _may_see(caller: Principal, registry: Registry, tenant: str) -> bool:
+    """Records are shown to whoever may read the tenant; open-data municipalities to everyone."""
+    return caller.may(READ, tenant) or tenant in registry.directory.fresh().open_data
+
+
 def _tenant(tenant: str) -> str:
     try:
         return check_tenant(tenant, "tenant (in the URL)")
@@ -46,11 +69,17 @@ def _tenant(tenant: str) -> str:
     responses={201: openapi.answer("the registered record", openapi.MUNICIPALITY), 409: openapi.PROBLEM,
                **PROBLEMS},
 )  # fmt: skip
-async def register(request: Request, registry: RegistryDep) -> Response:
+async def register(
+    request: Request, registry: RegistryDep, caller: Caller, credentials: CredentialsDep, audit: AuditDep
+) -> Response:
+    """The answer is the record plus `credentials`: the municipality's first admin API key, shown once."""
     body, _ = await json_body(request, max_bytes=BODY_LIMIT, max_depth=BODY_DEPTH, allowed=(JSON,))
     record = await registry.register(body)
-    location = f"/verbund/v1/municipalities/{record['tenant']}"
-    return json_response(record, status=201, headers={"Location": location})
+    tenant = record["tenant"]
+    audit.record(caller, "municipality.register", tenant)
+    first = await credentials.issue_first(caller, tenant)
+    headers = {"Location": f"/verbund/v1/municipalities/{tenant}", "Cache-Control": "no-store"}
+    return json_response({**record, "credentials": first}, status=201, headers=headers)
 
 
 @router.get(
@@ -58,7 +87,7 @@ async def register(request: Request, registry: RegistryDep) -> Response:
     summary="List municipalities (?status=active|retired, ?region=NAME)",
     responses={200: openapi.answer("records", {"type": "array", "items": openapi.MUNICIPALITY}), **PROBLEMS},
 )
-async def list_municipalities(request: Request, registry: RegistryDep) -> Response:
+async def list_municipalities(request: Request, registry: RegistryDep, caller: Caller) -> Response:
     status = request.query_params.get("status")
     region = request.query_params.get("region")
     if status not in (None, "active", "retired"):
@@ -68,6 +97,7 @@ async def list_municipalities(request: Request, registry: RegistryDep) -> Respon
         for r in await registry.list()
         if (status is None or r.get("status") == status)
         and (region is None or region in r.get("regions", ()))
+        and _may_see(caller, registry, r["tenant"])
     ]
     return json_response(records)
 
@@ -77,8 +107,13 @@ async def list_municipalities(request: Request, registry: RegistryDep) -> Respon
     summary="Read a municipality",
     responses={200: openapi.answer("the record", openapi.MUNICIPALITY), **PROBLEMS},
 )
-async def read_municipality(tenant: str, registry: RegistryDep) -> Response:
-    return json_response(await registry.get(_tenant(tenant)))
+async def read_municipality(tenant: str, registry: RegistryDep, caller: Caller) -> Response:
+    tenant = _tenant(tenant)
+    if not _may_see(caller, registry, tenant):  # decided before the look-up: existence stays unknown
+        if not caller.authenticated:
+            raise Unauthorized("this municipality is not open data: send Authorization: Bearer <token>")
+        raise AccessDenied(f"{caller.subject} may not read tenant {tenant!r}")
+    return json_response(await registry.get(tenant))
 
 
 @router.patch(
@@ -87,11 +122,18 @@ async def read_municipality(tenant: str, registry: RegistryDep) -> Response:
     openapi_extra=openapi.body(openapi.MUNICIPALITY, JSON, MERGE_PATCH),
     responses={200: openapi.answer("the changed record", openapi.MUNICIPALITY), **PROBLEMS},
 )
-async def update_municipality(tenant: str, request: Request, registry: RegistryDep) -> Response:
+async def update_municipality(
+    tenant: str, request: Request, registry: RegistryDep, caller: Caller, audit: AuditDep
+) -> Response:
+    """Municipality admins change their own record, except its regions (the platform's grouping)."""
     body, _ = await json_body(
         request, max_bytes=BODY_LIMIT, max_depth=BODY_DEPTH, allowed=(JSON, MERGE_PATCH)
     )
-    return json_response(await registry.update(_tenant(tenant), body))
+    if isinstance(body, dict) and "regions" in body and not caller.may(PLATFORM, "*"):
+        raise AccessDenied("regions are changed by platform admins")
+    record = await registry.update(_tenant(tenant), body)
+    audit.record(caller, "municipality.update", tenant, members=sorted(body))
+    return json_response(record)
 
 
 @router.post(
@@ -101,13 +143,23 @@ async def update_municipality(tenant: str, request: Request, registry: RegistryD
     responses={200: openapi.answer("the retired record and what happened to the data"), 409: openapi.PROBLEM,
                **PROBLEMS},
 )  # fmt: skip
-async def retire_municipality(tenant: str, request: Request, registry: RegistryDep) -> Response:
+async def retire_municipality(
+    tenant: str,
+    request: Request,
+    registry: RegistryDep,
+    caller: Caller,
+    credentials: CredentialsDep,
+    audit: AuditDep,
+) -> Response:
     options: Any = None
     if request.headers.get("content-length", "0") != "0" or "chunked" in request.headers.get(
         "transfer-encoding", ""
     ):
         options, _ = await json_body(request, max_bytes=4096, max_depth=2, allowed=(JSON,))
-    return json_response(await registry.retire(_tenant(tenant), options))
+    result = await registry.retire(_tenant(tenant), options)
+    result["revokedCredentials"] = await credentials.revoke_tenant(caller, tenant)
+    audit.record(caller, "municipality.retire", tenant, data=result["data"])
+    return json_response(result)
 
 
 @router.get(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
@@ -17,7 +17,22 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 
 from broker_adapter import notifications, registry
-from broker_adapter.api import admin, batch, contexts, discovery, entities, query, retention, temporal
+from broker_adapter.access import setup as access_setup
+from broker_adapter.access.egress import context_policy
+from broker_adapter.access.gate import AccessControl
+from broker_adapter.access.headers import SecurityHeaders
+from broker_adapter.access.roles import Principal
+from broker_adapter.api import (
+    admin,
+    batch,
+    contexts,
+    credentials,
+    discovery,
+    entities,
+    query,
+    retention,
+    temporal,
+)
 from broker_adapter.api import subscriptions as subscriptions_api
 from broker_adapter.api.deps import Broker
 from broker_adapter.api.fastpath import FastRetrieve
@@ -42,10 +57,14 @@ from verbund.settings import Settings, load_settings
 log = logging.getLogger("verbund.broker")
 
 
-def create_app(settings: Settings | None = None) -> BrokerApp:
-    """App factory (uvicorn --factory): settings from the environment unless given."""
+def create_app(
+    settings: Settings | None = None, *, service_tokens: Mapping[str, Principal] | None = None
+) -> BrokerApp:
+    """App factory (uvicorn --factory): settings from the environment unless given. service_tokens:
+    in-process credentials of services started with the broker (access/setup.py service_token)."""
     settings = settings or load_settings()
     configure_logging(settings)
+    access_setup.check_auth_setting(settings, "broker")  # fail before binding a port
     metrics = Metrics()
 
     @asynccontextmanager
@@ -57,6 +76,7 @@ def create_app(settings: Settings | None = None) -> BrokerApp:
             base_url=settings.broker_url,
             fetch_timeout=settings.context_fetch_timeout,
             max_bytes=settings.context_max_bytes,
+            policy=context_policy(settings),
         )
         app.state.broker = Broker(settings=settings, store=timed, resolver=resolver)
         app.state.broker.sdm = sdm_setup.start(settings, store, app.state)
@@ -64,7 +84,8 @@ def create_app(settings: Settings | None = None) -> BrokerApp:
         retention.default_retention(settings.history_retention)  # a bad period fails start-up
         purger = asyncio.get_running_loop().create_task(retention.run_retention(app.state.broker))
         dispatcher = await notifications.start(app.state, settings, store, resolver)
-        registry.start(app.state, app.state.broker)
+        directory = registry.start(app.state, app.state.broker).directory
+        access_setup.start(app.state, app.state.broker, directory, service_tokens or {})
         # Batch requests allocate hundreds of thousands of short-lived objects: a larger young
         # generation and freezing what start-up built keep the cyclic GC from rescanning the heap.
         gc.set_threshold(50_000, 50, 50)
@@ -83,6 +104,10 @@ def create_app(settings: Settings | None = None) -> BrokerApp:
         version="0.1.0",
         description="NGSI-LD context broker (ETSI GS CIM 009 v1.8) of the Verbund platform.",
         lifespan=lifespan,
+        # FastAPI's /docs and /redoc pages load Swagger UI and ReDoc from a CDN, and no page we serve may
+        # make a third-party request: the API is described by /openapi.json alone.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.metrics = metrics
     app.include_router(entities.router)
@@ -94,13 +119,15 @@ def create_app(settings: Settings | None = None) -> BrokerApp:
     app.include_router(subscriptions_api.router)
     app.include_router(sdm_api.router)
     app.include_router(admin.router)
+    app.include_router(credentials.router)
     _add_operations_routes(app, metrics)
     _add_error_handlers(app)
     return BrokerApp(app, metrics)
 
 
 class BrokerApp:
-    """The ASGI entry point: metrics outermost, then the retrieve fast path, then FastAPI.
+    """The ASGI entry point: metrics outermost, then security headers, the access gate, the retrieve fast
+    path, FastAPI.
 
     Wrapping FastAPI (instead of app.add_middleware) keeps the fast path outside FastAPI's own
     middleware stack, which is most of what it saves."""
@@ -109,7 +136,7 @@ class BrokerApp:
         self.api = api
         self.state = api.state
         self.router = api.router
-        self._stack = MetricsMiddleware(FastRetrieve(api), metrics)
+        self._stack = MetricsMiddleware(SecurityHeaders(AccessControl(FastRetrieve(api))), metrics)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -13,6 +13,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends
 from starlette.requests import Request
 
+from broker_adapter.access.roles import ANONYMOUS, Principal
 from broker_adapter.contexts.resolver import ContextResolver
 from broker_adapter.ngsild.core_context import CORE_CONTEXT_URL
 from broker_adapter.ngsild.errors import BadRequestData, NonexistentTenant
@@ -167,6 +168,14 @@ async def existing_tenant(request: Request) -> Tenant:
 # Operations that may create entities create the tenant too; all others need it to exist.
 CreatingTenant = Annotated[Tenant, Depends(creating_tenant)]
 ExistingTenant = Annotated[Tenant, Depends(existing_tenant)]
+
+
+async def caller(request: Request) -> Principal:
+    """Who the request acts as, set by the access gate (access/gate.py) before routing."""
+    return request.scope.get("verbund.principal", ANONYMOUS)
+
+
+Caller = Annotated[Principal, Depends(caller)]
 
 
 def response_context_url(request: Request) -> str:

@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from starlette.requests import Request
 from starlette.responses import Response
 
-from broker_adapter.api.deps import BrokerDep, ExistingTenant, response_context_url
+from broker_adapter.access.gate import TENANTS
+from broker_adapter.api import regional
+from broker_adapter.api.deps import BrokerDep, existing_tenant, response_context_url
 from broker_adapter.api.entities import RETRIEVE_OPTIONS, render_entities, render_options
 from broker_adapter.api.http import (
     GEO_JSON,
@@ -50,11 +52,21 @@ from broker_adapter.ngsild.query import (
 )
 from broker_adapter.ngsild.query.patterns import PatternError, check_pattern
 from broker_adapter.ngsild.termmap import TermMap
+from broker_adapter.ngsild.types import Tenant
 from broker_adapter.storage.port import EntityQuery, EntitySelector, QueryResult
 from verbund.settings import Settings
 
 router = APIRouter(prefix="/ngsi-ld/v1")
 QUERY_OPTIONS = (*RETRIEVE_OPTIONS, "count")
+
+
+async def query_scope(request: Request) -> Tenant | tuple[Tenant, ...]:
+    """One existing tenant, or the tenants of a regional query (a region or a list: api/regional.py)."""
+    tenants = request.scope.get(TENANTS)
+    return tenants if tenants is not None else await existing_tenant(request)
+
+
+QueryScope = Annotated[Tenant | tuple[Tenant, ...], Depends(query_scope)]
 
 
 def check_id_pattern(pattern: str, param: str = "idPattern") -> str:
@@ -188,7 +200,7 @@ def _selector(item: Any, n: int, tm: TermMap) -> EntitySelector:
 async def respond(
     request: Request,
     broker: BrokerDep,
-    tenant: str,
+    tenant: Tenant | tuple[Tenant, ...],
     tm: TermMap,
     query: EntityQuery,
     *,
@@ -206,7 +218,13 @@ async def respond(
         options = dataclasses.replace(options, lang=lang)
     page = query.limit
     probe = dataclasses.replace(query, limit=page + 1) if page > 0 else query
-    result: QueryResult = broker.store.query(tenant, probe)
+    marks: list[Tenant] | None = None
+    if isinstance(tenant, tuple):
+        found, total = await regional.run(broker, tenant, probe)
+        result = QueryResult([entity for _, entity in found], total if query.count else None)
+        marks = [t for t, _ in found][:page]
+    else:
+        result = broker.store.query(tenant, probe)
     has_next = len(result.entities) > page
     entities = result.entities[:page]
     headers = context_headers(accept, response_context_url(request))
@@ -216,9 +234,10 @@ async def respond(
     links = _page_links(request, query.offset, page, has_next)
     if links:
         headers["Link"] = ", ".join(filter(None, [headers.get("Link"), *links]))
-    return json_response(
-        render_entities(request, tm, entities, accept, options), media=accept, headers=headers
-    )
+    body = render_entities(request, tm, entities, accept, options)
+    if marks is not None:
+        regional.mark(body, marks, options.format)
+    return json_response(body, media=accept, headers=headers)
 
 
 def _page_links(request: Request, offset: int, limit: int, has_next: bool) -> list[str]:
@@ -236,13 +255,13 @@ def _page_links(request: Request, offset: int, limit: int, has_next: bool) -> li
 
 
 @router.get("/entities")
-async def query_entities(request: Request, broker: BrokerDep, tenant: ExistingTenant) -> Response:
+async def query_entities(request: Request, broker: BrokerDep, tenant: QueryScope) -> Response:
     tm = await broker.term_map(link_context(request))
     return await respond(request, broker, tenant, tm, entity_query(request.query_params, tm, broker.settings))
 
 
 @router.post("/entityOperations/query")
-async def query_by_body(request: Request, broker: BrokerDep, tenant: ExistingTenant) -> Response:
+async def query_by_body(request: Request, broker: BrokerDep, tenant: QueryScope) -> Response:
     body, kind = await json_body(request, max_bytes=broker.settings.max_body_bytes, max_depth=32)
     tm = await broker.term_map(request_context(request, body, kind))
     query = body_query(body, tm, request.query_params, broker.settings)

@@ -3,6 +3,8 @@
 Every failure becomes LdContextNotAvailable naming the URL and what went wrong, so the client who sent the
 @context can fix it. The bounds (one total deadline, a body size limit enforced while streaming, at most
 three redirects, http/https only) keep a slow or hostile context server from tying up the broker.
+With an address policy (access/egress.py, the one notifications use too), the URL, every redirect target
+and the address actually connected to must lie outside loopback and private networks.
 The Content-Type is not enforced: popular hosts (GitHub raw) serve contexts as text/plain; the body must
 be a JSON object with an "@context" member (JSON-LD 1.1, "remote context document").
 """
@@ -10,13 +12,14 @@ be a JSON object with an "@context" member (JSON-LD 1.1, "remote context documen
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import anyio
 import httpx
 import orjson
 
-from broker_adapter.ngsild.errors import LdContextNotAvailable
+from broker_adapter.access.egress import AddressPolicy
+from broker_adapter.ngsild.errors import BadRequestData, LdContextNotAvailable
 
 DEFAULT_TIMEOUT = 5.0
 DEFAULT_MAX_BYTES = 2 * 1024 * 1024
@@ -37,12 +40,15 @@ async def fetch_context_document(
     timeout: float = DEFAULT_TIMEOUT,
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_redirects: int = MAX_REDIRECTS,
+    policy: AddressPolicy | None = None,
 ) -> dict[str, Any]:
-    """Download url and return {"@context": ...}, discarding anything outside the @context member."""
+    """Download url and return {"@context": ...}, discarding anything outside the @context member.
+
+    A URL the policy refuses (also after a redirect) is BadRequestData: the client named it."""
     check_fetchable(url)
     try:
         with anyio.fail_after(timeout):
-            body = await _download(url, timeout, max_bytes, max_redirects)
+            body = await _download(url, timeout, max_bytes, max_redirects, policy)
     except TimeoutError as exc:
         raise LdContextNotAvailable(f"@context {url} did not arrive within {timeout:g} s") from exc
     except httpx.TooManyRedirects as exc:
@@ -64,26 +70,62 @@ async def fetch_context_document(
     return {"@context": document["@context"]}
 
 
-async def _download(url: str, timeout: float, max_bytes: int, max_redirects: int) -> bytes:
-    async with (
-        httpx.AsyncClient(timeout=timeout, follow_redirects=True, max_redirects=max_redirects) as client,
-        client.stream("GET", url, headers={"Accept": _ACCEPT}) as response,
-    ):
-        if not response.is_success:
-            raise LdContextNotAvailable(
-                f"@context {url} answered HTTP {response.status_code} {response.reason_phrase}".rstrip()
-                + (f" (after redirects, at {response.url})" if str(response.url) != url else "")
-            )
-        declared = response.headers.get("Content-Length")
-        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-            raise LdContextNotAvailable(
-                f"@context {url} is {declared} bytes, more than the {max_bytes} allowed"
-            )
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > max_bytes:
-                raise LdContextNotAvailable(f"@context {url} is larger than the {max_bytes} bytes allowed")
-            chunks.append(chunk)
-        return b"".join(chunks)
+class ContextRefused(BadRequestData):
+    """The @context URL (or a redirect) leads to an address the broker does not fetch from."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(
+            f"@context {url}: {reason}; the broker does not fetch @contexts from there (the operator can "
+            "allow a host with VERBUND_CONTEXT_ALLOWED_HOSTS)"
+        )
+
+
+async def _download(
+    url: str, timeout: float, max_bytes: int, max_redirects: int, policy: AddressPolicy | None
+) -> bytes:
+    """Redirects are followed by hand, so that each hop is checked against the policy before it is
+    requested, and the peer address of each answer after it connected (DNS may answer differently)."""
+    async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
+        current = url
+        for _ in range(max_redirects + 1):
+            if policy is not None:
+                reason = await anyio.to_thread.run_sync(policy.refusal, current)
+                if reason is not None:
+                    raise ContextRefused(url, reason if current == url else f"redirected to {reason}")
+            async with client.stream("GET", current, headers={"Accept": _ACCEPT}) as response:
+                if policy is not None:
+                    _check_peer(policy, url, current, response)
+                if response.is_redirect and "location" in response.headers:
+                    current = urljoin(current, response.headers["location"])
+                    check_fetchable(current)
+                    continue
+                return await _body(url, response, max_bytes)
+    raise httpx.TooManyRedirects(f"more than {max_redirects} redirects", request=response.request)
+
+
+def _check_peer(policy: AddressPolicy, url: str, current: str, response: httpx.Response) -> None:
+    stream = response.extensions.get("network_stream")
+    peer = stream.get_extra_info("server_addr") if stream is not None else None
+    if peer:
+        reason = policy.peer_refusal(urlsplit(current).hostname or "", str(peer[0]))
+        if reason is not None:
+            raise ContextRefused(url, reason)
+
+
+async def _body(url: str, response: httpx.Response, max_bytes: int) -> bytes:
+    if not response.is_success:
+        raise LdContextNotAvailable(
+            f"@context {url} answered HTTP {response.status_code} {response.reason_phrase}".rstrip()
+            + (f" (after redirects, at {response.url})" if str(response.url) != url else "")
+        )
+    declared = response.headers.get("Content-Length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        raise LdContextNotAvailable(f"@context {url} is {declared} bytes, more than the {max_bytes} allowed")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > max_bytes:
+            raise LdContextNotAvailable(f"@context {url} is larger than the {max_bytes} bytes allowed")
+        chunks.append(chunk)
+    return b"".join(chunks)

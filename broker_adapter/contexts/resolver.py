@@ -28,6 +28,7 @@ from uuid import NAMESPACE_URL, uuid4, uuid5
 import anyio
 import anyio.to_thread
 
+from broker_adapter.access.egress import AddressPolicy
 from broker_adapter.contexts.fetch import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, fetch_context_document
 from broker_adapter.ngsild.core_context import CORE_CONTEXT_DOCUMENT, CORE_CONTEXT_URL, is_core_context_url
 from broker_adapter.ngsild.errors import (
@@ -131,6 +132,7 @@ class ContextResolver:
         max_depth: int = 8,
         max_documents: int = 32,
         cache_size: int = 1024,
+        policy: AddressPolicy | None = None,
     ) -> None:
         if fetch_timeout <= 0 or max_bytes <= 0 or max_depth < 1 or max_documents < 1:
             raise ValueError("fetch_timeout, max_bytes, max_depth and max_documents must be positive")
@@ -145,6 +147,7 @@ class ContextResolver:
         self._documents: LruCache[str, tuple[Any]] = LruCache(cache_size)
         self._flights: dict[str, _Flight] = {}
         self._started = now_iso()
+        self._policy = policy  # where remote @contexts may come from (SSRF); None: anywhere
 
     def local_url(self, context_id: str) -> str:
         """Where this broker serves a stored @context (Hosted and ImplicitlyCreated)."""
@@ -290,7 +293,9 @@ class ContextResolver:
         return document["@context"]
 
     async def _fetch(self, url: str) -> dict[str, Any]:
-        return await fetch_context_document(url, timeout=self._fetch_timeout, max_bytes=self._max_bytes)
+        return await fetch_context_document(
+            url, timeout=self._fetch_timeout, max_bytes=self._max_bytes, policy=self._policy
+        )
 
     def _forget(self, url: str) -> None:
         self._documents.pop(url)

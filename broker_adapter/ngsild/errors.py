@@ -13,9 +13,15 @@ NgsiLdError                     (type URI, title, status, detail)
 ├── NonexistentTenant           404
 ├── TooComplexQuery             403
 ├── TooManyResults              403
+├── Unauthorized                401  no credential, or one that is malformed, unknown, revoked or expired
+├── AccessDenied                403  a valid credential without the right for this tenant and operation
+├── TooManyRequests             429  the credential's rate limit is spent (Retry-After says for how long)
 ├── LdContextNotAvailable       503  a remote @context could not be fetched or was not JSON-LD
 ├── StoreUnavailable            503  the database did not answer
 └── InternalError               500
+
+The spec's table of error types names none for 401, 403 (other than the two query limits) and 429; the
+access errors use the same namespace, with Stellio's name for 403.
 """
 
 from __future__ import annotations
@@ -117,6 +123,28 @@ class TooManyResults(NgsiLdError):
     error_type = "TooManyResults"
     title = "Too many results"
     status = 403
+
+
+class Unauthorized(NgsiLdError):
+    error_type = "Unauthorized"
+    title = "Unauthorized"
+    status = 401
+
+
+class AccessDenied(NgsiLdError):
+    error_type = "AccessDenied"
+    title = "Access denied"
+    status = 403
+
+
+class TooManyRequests(NgsiLdError):
+    error_type = "TooManyRequests"
+    title = "Too many requests"
+    status = 429
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
 
 
 class LdContextNotAvailable(NgsiLdError):

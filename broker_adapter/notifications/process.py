@@ -100,6 +100,7 @@ def run_child(settings: Settings, wake: Connection, parent: int) -> None:
 
 
 async def _serve(settings: Settings, wake: Connection, parent: int) -> None:
+    from broker_adapter.access.egress import context_policy
     from broker_adapter.contexts.resolver import ContextResolver
     from broker_adapter.notifications import endpoint_policy, open_notify_store
     from broker_adapter.notifications.dispatcher import Dispatcher
@@ -115,6 +116,7 @@ async def _serve(settings: Settings, wake: Connection, parent: int) -> None:
         base_url=settings.broker_url,
         fetch_timeout=settings.context_fetch_timeout,
         max_bytes=settings.context_max_bytes,
+        policy=context_policy(settings),
     )
     policy = endpoint_policy(settings)
     dispatcher = Dispatcher(settings, open_notify_store(store), resolver, policy, log_changes=False)

@@ -9,6 +9,8 @@ import pytest
 from tests.agents.support import PlatformProcess
 from tests.support.receivers import Mosquitto
 
+JSONLD_CONTEXT_REL = "http://www.w3.org/ns/json-ld#context"
+
 
 @pytest.fixture(scope="session")
 def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
@@ -48,8 +50,9 @@ def south(platform: PlatformProcess) -> Iterator[httpx.Client]:
 
 @pytest.fixture
 def ngsi(platform: PlatformProcess, service: str) -> Iterator[httpx.Client]:
-    """The broker, in the tenant the agents map the fiware-service to."""
-    with httpx.Client(
-        base_url=platform.broker_url + "/ngsi-ld/v1", headers={"NGSILD-Tenant": service}, timeout=10
-    ) as c:
+    """The broker, in the tenant the agents map the fiware-service to, with the platform @context (the one
+    `verbund serve`'s agents send, so Smart Data Models attributes read back by their short names)."""
+    link = f'<{platform.broker_url}/ngsi-ld/contexts/verbund.jsonld>; rel="{JSONLD_CONTEXT_REL}"'
+    headers = {"NGSILD-Tenant": service, "Link": link + '; type="application/ld+json"'}
+    with httpx.Client(base_url=platform.broker_url + "/ngsi-ld/v1", headers=headers, timeout=10) as c:
         yield c

@@ -35,7 +35,8 @@ class PlatformProcess:
         self.north = f"http://127.0.0.1:{self.north_port}"
         self.south = f"http://127.0.0.1:{self.south_port}"
         self.mqtt_url = mqtt_url
-        self.env = {**os.environ, "VERBUND_LOG_LEVEL": "info", "VERBUND_LOG_FORMAT": "json", **(env or {})}
+        defaults = {"VERBUND_AUTH": "off", "VERBUND_LOG_LEVEL": "info", "VERBUND_LOG_FORMAT": "json"}
+        self.env = {**os.environ, **defaults, **(env or {})}  # authentication off unless a test turns it on
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir / f"{command}-{self.north_port}.log"
 

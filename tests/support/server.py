@@ -65,7 +65,16 @@ class BrokerProcess:
         self.data_dir = data_dir
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, "VERBUND_LOG_LEVEL": "warning", **_test_store(data_dir), **(env or {})}
+        # Tests run with authentication off unless they turn it on (VERBUND_AUTH=on in env), and may fetch
+        # @contexts from their own servers on loopback.
+        defaults = {"VERBUND_AUTH": "off", "VERBUND_CONTEXT_ALLOWED_HOSTS": "127.0.0.1,localhost"}
+        self.env = {
+            **os.environ,
+            "VERBUND_LOG_LEVEL": "warning",
+            **defaults,
+            **_test_store(data_dir),
+            **(env or {}),
+        }
         self.extra_args = extra_args or []
         self.command = command
         self.proc: subprocess.Popen[bytes] | None = None

@@ -54,7 +54,7 @@ def demo_settings(settings: Settings) -> Settings:
     """The agents send the platform @context (so the dashboard and the catalog see Smart Data Models types),
     and without a registry the dashboard serves the demo's tenants."""
     overrides: dict[str, Any] = {}
-    if settings.agents_context_url == Settings.agents_context_url:
+    if not settings.agents_context_url:
         overrides["agents_context_url"] = settings.agents_northbound_url + CONTEXT_PATH
     if not settings.dashboard_tenants:
         overrides["dashboard_tenants"] = demo_tenants()

@@ -79,7 +79,9 @@ def municipality(tenant: str, **members: Any) -> dict[str, Any]:
 def register(admin: httpx.Client, tenant: str, **members: Any) -> dict[str, Any]:
     response = admin.post(API, json=municipality(tenant, **members))
     assert response.status_code == 201, response.text
-    return response.json()
+    record = response.json()
+    record.pop("credentials")
+    return record
 
 
 def gauge(broker: BrokerProcess, suffix: str = "1") -> dict[str, Any]:
@@ -105,6 +107,9 @@ def test_register_returns_the_record_with_derived_members(admin: httpx.Client) -
     assert response.status_code == 201, response.text
     assert response.headers["Location"] == f"{API}/{tenant}"
     record = response.json()
+    first = record.pop("credentials")  # the municipality's first admin key, shown once
+    assert first["role"] == "municipality-admin" and first["tenants"] == [tenant]
+    assert first["key"].startswith("vk_") and "hash" not in first
     assert record["ags"] == "07312000"  # digits 1-5 and 10-12 of the Regionalschlüssel
     assert record["bbox"] == [7.65, 49.38, 7.9, 49.5]  # from the area
     assert record["licence"] == "dl-by-de/2.0"
@@ -294,7 +299,11 @@ def test_retire_keeping_data_stops_the_feed_and_keeps_the_entities(
         assert len(client.get("/entities", params={"type": "WaterObserved", "limit": 10}).json()) == 2
     assert admin.get(f"{API}/{tenant}").json()["status"] == "retired"
     assert_problem(admin.post(f"{API}/{tenant}/retire"), 409, "AlreadyExists")
-    assert_problem(admin.patch(f"{API}/{tenant}", json={"name": "X"}), 400, "BadRequestData")
+    assert_problem(admin.patch(f"{API}/{tenant}", json={"name": "X"}), 403, "AccessDenied")
+    with ngsi(registry_broker, tenant) as client:  # a retired municipality's data is read-only
+        assert_problem(client.post("/entities", json=gauge(registry_broker, "3")), 403, "AccessDenied")
+        assert_problem(client.delete("/entities/urn:ngsi-ld:WaterObserved:lauter-1"), 403, "AccessDenied")
+        assert client.get("/entities/urn:ngsi-ld:WaterObserved:lauter-1").status_code == 200
     assert tenant not in [r["tenant"] for r in admin.get(API, params={"status": "active"}).json()]
 
 
