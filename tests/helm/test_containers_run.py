@@ -32,8 +32,12 @@ SERVICES = [
 ]
 
 
+PUBLIC_HOST = "daten.verbund.example"
+
+
 @pytest.fixture(scope="module")
 def manifests() -> Manifests:
+    """Behind an ingress with TLS, so the broker's public URL differs from its in-cluster one."""
     ports = iter(free_port() for _ in range(5))
     return render(
         {
@@ -41,6 +45,11 @@ def manifests() -> Manifests:
             "agents": {"northPort": next(ports), "southPort": next(ports)},
             "catalog": {"port": next(ports)},
             "dashboard": {"port": next(ports)},
+            "ingress": {
+                "enabled": True,
+                "broker": {"host": PUBLIC_HOST},
+                "catalog": {"host": "opendata.example"},
+            },
         }
     )
 
@@ -80,38 +89,59 @@ def container_environment(
     return env
 
 
-@pytest.fixture(scope="module", params=SERVICES)
-def running(
-    request: pytest.FixtureRequest, manifests: Manifests, tmp_path_factory
-) -> Iterator[tuple[Pod, dict]]:
-    pod = manifests.pod(request.param)
-    (container,) = pod.spec["containers"]
-    data = tmp_path_factory.mktemp(request.param)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VERBUND_")}
-    env.update(container_environment(manifests, pod, container, data))
-    args = [CLUSTER_HOST.sub("127.0.0.1", a) for a in container["args"]]
-    log = (data / "log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "verbund", *args], cwd=ROOT, env=env, stdout=log, stderr=log
-    )
-    try:
+class Services:
+    """The chart's containers, each started on first use and stopped with the module."""
+
+    def __init__(self, manifests: Manifests, tmp_path_factory: pytest.TempPathFactory) -> None:
+        self.manifests = manifests
+        self.tmp_path_factory = tmp_path_factory
+        self.running: dict[str, tuple[Pod, dict[str, Any], Path, subprocess.Popen[bytes]]] = {}
+
+    def get(self, component: str) -> tuple[Pod, dict[str, Any], Path]:
+        if component not in self.running:
+            self.running[component] = self._start(component)
+        pod, container, data, _ = self.running[component]
+        return pod, container, data
+
+    def _start(self, component: str) -> tuple[Pod, dict[str, Any], Path, subprocess.Popen[bytes]]:
+        pod = self.manifests.pod(component)
+        (container,) = pod.spec["containers"]
+        data = self.tmp_path_factory.mktemp(component)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("VERBUND_")}
+        env.update(container_environment(self.manifests, pod, container, data))
+        args = [CLUSTER_HOST.sub("127.0.0.1", a) for a in container["args"]]
+        with (data / "log").open("wb") as log:  # the child keeps its own descriptor
+            process = subprocess.Popen([sys.executable, "-m", "verbund", *args], cwd=ROOT, env=env,
+                                       stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
         # what the kubelet does first: the startup probe until it succeeds
         startup = container["startupProbe"]
         deadline = time.monotonic() + startup["periodSeconds"] * startup["failureThreshold"]
         while not _answers(pod, startup):
             if process.poll() is not None or time.monotonic() > deadline:
-                log.flush()
+                self._stop(process)
                 pytest.fail(f"{pod.name} never passed its startup probe: {(data / 'log').read_text()}")
             time.sleep(0.1)
-        yield pod, container
-    finally:
+        return pod, container, data, process
+
+    @staticmethod
+    def _stop(process: subprocess.Popen[bytes]) -> None:
         process.terminate()
         try:
             process.wait(15)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(5)
-        log.close()
+
+    def stop(self) -> None:
+        for *_, process in self.running.values():
+            self._stop(process)
+
+
+@pytest.fixture(scope="module")
+def services(manifests: Manifests, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+    started = Services(manifests, tmp_path_factory)
+    yield started
+    started.stop()
 
 
 def _get(pod: Pod, probe: dict[str, Any]) -> httpx.Response:
@@ -126,16 +156,18 @@ def _answers(pod: Pod, probe: dict[str, Any]) -> bool:
         return False
 
 
-def test_probes_answer_on_the_ports_they_name(running: tuple[Pod, dict]) -> None:
-    pod, container = running
+@pytest.mark.parametrize("component", SERVICES)
+def test_probes_answer_on_the_ports_they_name(services: Services, component: str) -> None:
+    pod, container, _ = services.get(component)
     assert _get(pod, container["livenessProbe"]).status_code == 200
     ready = _get(pod, container["readinessProbe"])
     assert ready.status_code == 200, ready.text
 
 
-def test_every_declared_port_is_served(running: tuple[Pod, dict]) -> None:
+@pytest.mark.parametrize("component", SERVICES)
+def test_every_declared_port_is_served(services: Services, component: str) -> None:
     """A Service or an ingress that targets a container port nobody listens on answers nothing."""
-    _, container = running
+    _, container, _ = services.get(component)
     for port in container["ports"]:
         response = httpx.get(f"http://127.0.0.1:{port['containerPort']}/", timeout=3)
         assert response.status_code < 500, (port, response.status_code)
@@ -153,3 +185,42 @@ def test_every_verbund_service_has_its_own_workload() -> None:
         "catalog": "catalog",
         "dashboard": "dashboard",
     }
+
+
+def test_the_broker_resolves_the_platform_context_by_either_url(services: Services) -> None:
+    """The catalog and the dashboard name the platform @context by the broker's in-cluster URL, the agents
+    by its public one; the broker must understand both (a context it cannot resolve fails every request)."""
+    pod, _, data = services.get("broker")
+    base = f"http://127.0.0.1:{pod.port('http')}"
+    key = (data / "admin.key").read_text().strip()  # the bootstrap platform-admin key
+    agents_env = services.manifests.pod("agents").env("agents")
+    contexts = {
+        "in-cluster": base + "/ngsi-ld/contexts/verbund.jsonld",
+        "public": agents_env["VERBUND_AGENTS_CONTEXT_URL"]["value"],
+    }
+    assert contexts["public"] == f"https://{PUBLIC_HOST}/ngsi-ld/contexts/verbund.jsonld"
+    entity = {
+        "id": "urn:ngsi-ld:WaterObserved:lauter-1",
+        "type": "WaterObserved",
+        "height": {"type": "Property", "value": 1.42},
+    }
+    headers = {"Authorization": f"Bearer {key}", "NGSILD-Tenant": "kaiserslautern"}
+
+    def link(url: str) -> dict[str, str]:
+        return {
+            **headers,
+            "Link": f'<{url}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"',
+        }
+
+    # written as the agents write (the platform terms: WaterObserved is the Smart Data Models type)
+    created = httpx.post(
+        base + "/ngsi-ld/v1/entities", json=entity, headers=link(contexts["public"]), timeout=10
+    )
+    assert created.status_code == 201, created.text
+    for name, url in contexts.items():
+        # read as the catalog and the dashboard read
+        response = httpx.get(
+            base + "/ngsi-ld/v1/entities", params={"type": "WaterObserved"}, headers=link(url), timeout=10
+        )
+        assert response.status_code == 200, (name, response.text)
+        assert [e["id"] for e in response.json()] == [entity["id"]], name

@@ -31,6 +31,7 @@ DEFAULT = [
     ("neighbour", "broker", "http", False),
     ("ingress-controller", "broker", "http", False),
     ("mongodb", "broker", "http", False),
+    ("broker", "broker", "http", True),  # the broker fetches its platform @context through its Service
     ("broker", "mongodb", "mongodb", True),
     ("mongodb", "mongodb", "mongodb", True),  # replication between members
     ("mongodb-init", "mongodb", "mongodb", True),

@@ -186,6 +186,12 @@ def test_services_are_wired_to_each_other_inside_the_cluster() -> None:
     config = manifests.get("ConfigMap", f"{PREFIX}-config")["data"]
     assert config["VERBUND_HOST"] == "0.0.0.0" and config["VERBUND_DATA_DIR"] == "/data"
     assert config["VERBUND_PUBLIC_URL"] == broker_url
+    # the platform @context, which the catalog and the dashboard name by the broker's in-cluster URL
+    assert config["VERBUND_CONTEXT_ALLOWED_HOSTS"] == f"{BROKER}.{SVC}"
+    agents_env = manifests.pod("agents").env("agents")
+    assert (
+        agents_env["VERBUND_AGENTS_CONTEXT_URL"]["value"] == broker_url + "/ngsi-ld/contexts/verbund.jsonld"
+    )
     # the broker feeds every registered municipality to the services' in-cluster URLs (and trusts exactly
     # those although they are private addresses); the dashboard finds its own URL there
     catalog_notify = f"http://{PREFIX}-catalog.{SVC}:1030/notify"
