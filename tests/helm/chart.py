@@ -69,6 +69,7 @@ SCENARIOS: dict[str, dict[str, Any]] = {
         },
         "catalog": {"brokerToken": {"value": "catalog-reader-key"}, "ckan": {"existingSecret": "ckan-keys"}},
         "dashboard": {"brokerToken": {"existingSecret": "dashboard-token"}},
+        "agents": {"brokerToken": {"existingSecret": "verbund-service-keys", "existingSecretKey": "agents"}},
     },
     "mqtt": {
         "mosquitto": {

@@ -285,6 +285,11 @@ def test_public_urls_follow_the_ingress() -> None:
         "name": "dashboard-token",
         "key": "token",
     }
+    agents = manifests.pod("agents").env("agents")
+    assert agents["VERBUND_AGENTS_BROKER_TOKEN"]["valueFrom"]["secretKeyRef"] == {
+        "name": "verbund-service-keys",
+        "key": "agents",
+    }
     # NOTES.txt tells the operator where everything is
     notes = manifests.notes
     for url in (
@@ -310,7 +315,7 @@ def test_notes_tell_how_to_create_the_first_municipality() -> None:
     assert "cat /data/admin.key" in notes  # where the first admin key is
     # and that the consumers lack a broker credential
     assert "catalog.brokerToken" in notes and "dashboard.brokerToken" in notes
-    assert "catalog.brokerToken" not in scenario("ingress-tls").notes
+    assert "brokerToken" not in scenario("ingress-tls").notes  # all three have one there
 
 
 # --- MQTT ---------------------------------------------------------------------------------------------------
