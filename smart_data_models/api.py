@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio.to_thread
 from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
@@ -56,19 +57,30 @@ async def get_policy(tenant: str, broker: BrokerDep) -> Response:
 @router.put("/verbund/v1/tenants/{tenant}/sdm-policy")
 async def put_policy(tenant: str, request: Request, broker: BrokerDep) -> Response:
     """Body: "warn", or {"mode": "enforce", "requireKnownTypes": true}. Applies to the next write."""
-    gate = _gate(broker)
+    _gate(broker)
     body, _ = await json_body(request, max_bytes=4096, max_depth=4)
     try:
         policy = Policy.from_json(body)
     except ValueError as exc:
         raise BadRequestData(str(exc)) from exc
-    await broker.run_write(gate.policies.set, broker.store, check_tenant_name(tenant), policy)
+    await _set_policy(request, broker, check_tenant_name(tenant), policy.to_json())
     return Response(status_code=204)
 
 
 @router.delete("/verbund/v1/tenants/{tenant}/sdm-policy")
-async def delete_policy(tenant: str, broker: BrokerDep) -> Response:
+async def delete_policy(tenant: str, request: Request, broker: BrokerDep) -> Response:
     """Back to the platform default (VERBUND_SDM_POLICY)."""
-    gate = _gate(broker)
-    await broker.run_write(gate.policies.set, broker.store, check_tenant_name(tenant), None)
+    _gate(broker)
+    await _set_policy(request, broker, check_tenant_name(tenant), None)
     return Response(status_code=204)
+
+
+async def _set_policy(request: Request, broker: Any, tenant: str, raw: Any) -> None:
+    """A registered municipality's policy lives in its record (the registry applies it to the tenant), so
+    the record never disagrees with the tenant; other tenants keep it as a tenant setting only."""
+    registry = getattr(request.app.state, "registry", None)
+    if registry is not None and await anyio.to_thread.run_sync(broker.store.get_municipality, tenant):
+        await registry.update(tenant, {"sdmPolicy": raw})
+        return
+    policy = Policy.from_json(raw) if raw is not None else None
+    await broker.run_write(_gate(broker).policies.set, broker.store, tenant, policy)

@@ -280,6 +280,7 @@ def run_platform(settings: Settings, *, with_broker: bool = True, demo: float | 
     broker_app = None
     mounted: list[Any] = []
     on_seeded = None  # the demo tells the dashboard when its municipalities are registered
+    demo_token: str | None = None  # the demo's in-process credential when auth is on
     if with_broker:
         from broker_adapter.access.setup import serve_credentials
         from broker_adapter.api.app import create_app
@@ -295,6 +296,12 @@ def run_platform(settings: Settings, *, with_broker: bool = True, demo: float | 
         # The agents and the mounted services reach this broker with credentials that exist only in this
         # process (when auth is on and none is configured).
         service_tokens, settings = serve_credentials(settings)
+        if demo is not None and settings.auth == "on":  # the demo registers towns and provisions devices
+            from broker_adapter.access.roles import PLATFORM_ADMIN
+            from broker_adapter.access.setup import service_token
+
+            demo_token, demo_principal = service_token("demo", PLATFORM_ADMIN)
+            service_tokens[demo_token] = demo_principal
         # The catalog under /catalog on the broker's port, fed by the registry's subscriptions (VERBUND_FEEDS;
         # the feed secret is generated once when none is set).
         catalog = catalog_config(settings, mounted=True)
@@ -327,7 +334,7 @@ def run_platform(settings: Settings, *, with_broker: bool = True, demo: float | 
             else:
                 from visualisation.demo.runner import with_demo
 
-                await with_demo(settings, demo, platform, on_seeded)
+                await with_demo(settings, demo, platform, on_seeded, token=demo_token)
 
     with asyncio.Runner(loop_factory=loop_factory) as runner:
         runner.run(serve())

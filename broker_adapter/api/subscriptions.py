@@ -16,7 +16,8 @@ from fastapi import APIRouter, Depends
 from starlette.requests import Request
 from starlette.responses import Response
 
-from broker_adapter.api.deps import BrokerDep, CreatingTenant, ExistingTenant, response_context_url
+from broker_adapter.access.roles import ADMIN, Principal
+from broker_adapter.api.deps import BrokerDep, Caller, CreatingTenant, ExistingTenant, response_context_url
 from broker_adapter.api.http import (
     JSON,
     JSON_LD,
@@ -32,7 +33,7 @@ from broker_adapter.api.http import (
 )
 from broker_adapter.ngsild import names
 from broker_adapter.ngsild.datetimes import now_iso
-from broker_adapter.ngsild.errors import BadRequestData, ResourceNotFound
+from broker_adapter.ngsild.errors import AccessDenied, BadRequestData, ResourceNotFound
 from broker_adapter.ngsild.render import parse_options
 from broker_adapter.ngsild.subscriptions import parse_subscription, patch_subscription, render
 from broker_adapter.ngsild.types import Tenant
@@ -55,6 +56,35 @@ async def get_notifications(request: Request) -> Notifications:
 
 
 NotificationsDep = Annotated[Notifications, Depends(get_notifications)]
+
+
+PLATFORM_SUBSCRIPTIONS = "urn:ngsi-ld:Subscription:verbund:"  # the feeds of the platform's own services
+HIDDEN = "***"
+
+
+def _trusted(who: Principal, tenant: Tenant, sub_id: str) -> bool:
+    """The tenant's admins, and a platform service (`service:<name>`) for its own feed subscription."""
+    if who.may(ADMIN, tenant):
+        return True
+    return who.subject.startswith("service:") and sub_id == PLATFORM_SUBSCRIPTIONS + who.subject[8:]
+
+
+def _shown(body: dict, who: Principal, tenant: Tenant) -> dict:
+    """receiverInfo and notifierInfo often carry receivers' secrets (the feeds' tokens among them): their
+    values are shown to trusted callers only; others see the keys."""
+    if _trusted(who, tenant, body.get("id", "")):
+        return body
+    endpoint = body.get("notification", {}).get("endpoint", {})
+    for member in ("receiverInfo", "notifierInfo"):
+        if member in endpoint:
+            endpoint[member] = [{**pair, "value": HIDDEN} for pair in endpoint[member]]
+    return body
+
+
+def _check_platform_subscription(sub_id: str, who: Principal, tenant: Tenant) -> None:
+    """The platform's feed subscriptions are changed by the registry, their services and admins."""
+    if sub_id.startswith(PLATFORM_SUBSCRIPTIONS) and not _trusted(who, tenant, sub_id):
+        raise AccessDenied(f"subscription {sub_id} feeds a platform service; only admins change it")
 
 
 def _location(sub_id: str) -> str:
@@ -94,7 +124,7 @@ async def create_subscription(
 
 @router.get("/subscriptions")
 async def query_subscriptions(
-    request: Request, broker: BrokerDep, parts: NotificationsDep, tenant: ExistingTenant
+    request: Request, broker: BrokerDep, parts: NotificationsDep, tenant: ExistingTenant, who: Caller
 ) -> Response:
     accept = negotiate(request, (JSON, JSON_LD))
     params = request.query_params
@@ -107,7 +137,7 @@ async def query_subscriptions(
     tm = await broker.term_map(link_context(request))
     subs, total = await anyio.to_thread.run_sync(parts.store.list_subscriptions, tenant, limit, offset)
     context_url = response_context_url(request)
-    body = [render(sub, tm, sys_attrs="sysAttrs" in options) for sub in subs]
+    body = [_shown(render(sub, tm, sys_attrs="sysAttrs" in options), who, tenant) for sub in subs]
     if accept == JSON_LD:
         for item in body:
             item["@context"] = context_url
@@ -119,13 +149,18 @@ async def query_subscriptions(
 
 @router.get("/subscriptions/{sub_id:path}")
 async def retrieve_subscription(
-    request: Request, sub_id: str, broker: BrokerDep, parts: NotificationsDep, tenant: ExistingTenant
+    request: Request,
+    sub_id: str,
+    broker: BrokerDep,
+    parts: NotificationsDep,
+    tenant: ExistingTenant,
+    who: Caller,
 ) -> Response:
     accept = negotiate(request, (JSON, JSON_LD))
     options = parse_options(request.query_params.get("options"), allowed=("sysAttrs",))
     sub = await _load(parts, tenant, sub_id)
     tm = await broker.term_map(link_context(request))
-    body = render(sub, tm, sys_attrs="sysAttrs" in options)
+    body = _shown(render(sub, tm, sys_attrs="sysAttrs" in options), who, tenant)
     context_url = response_context_url(request)
     if accept == JSON_LD:
         body["@context"] = context_url
@@ -134,8 +169,14 @@ async def retrieve_subscription(
 
 @router.patch("/subscriptions/{sub_id:path}")
 async def update_subscription(
-    request: Request, sub_id: str, broker: BrokerDep, parts: NotificationsDep, tenant: ExistingTenant
+    request: Request,
+    sub_id: str,
+    broker: BrokerDep,
+    parts: NotificationsDep,
+    tenant: ExistingTenant,
+    who: Caller,
 ) -> Response:
+    _check_platform_subscription(sub_id, who, tenant)
     s = broker.settings
     body, kind = await json_body(
         request, max_bytes=s.max_body_bytes, max_depth=s.max_json_depth, allowed=(JSON, JSON_LD, MERGE_PATCH)
@@ -158,9 +199,10 @@ async def update_subscription(
 
 @router.delete("/subscriptions/{sub_id:path}")
 async def delete_subscription(
-    sub_id: str, broker: BrokerDep, parts: NotificationsDep, tenant: ExistingTenant
+    sub_id: str, broker: BrokerDep, parts: NotificationsDep, tenant: ExistingTenant, who: Caller
 ) -> Response:
     names.check_uri(sub_id, "subscriptionId (in the URL)", "subscription id")
+    _check_platform_subscription(sub_id, who, tenant)
     if not await broker.run_write(parts.store.delete_subscription, tenant, sub_id):
         raise ResourceNotFound(f"subscription {sub_id} does not exist")
     return Response(status_code=204)

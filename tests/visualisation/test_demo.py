@@ -51,9 +51,15 @@ def test_the_demo_moves_the_whole_chain(tmp_path: Path) -> None:
             assert ags is None or record["ags"] == ags
             assert record["area"]["type"] == "Polygon"
 
+        # auth is on (the default): the operator reads the bootstrap key that the first start wrote
+        admin_key = (tmp_path / "data" / "admin.key").read_text().strip()
         devices = httpx.get(
             f"http://127.0.0.1:{north}/iot/devices",
-            headers={"fiware-service": "kaiserslautern", "fiware-servicepath": "/"},
+            headers={
+                "fiware-service": "kaiserslautern",
+                "fiware-servicepath": "/",
+                "Authorization": f"Bearer {admin_key}",
+            },
         ).json()
         assert {d["device_id"] for d in devices["devices"]} >= {"pegel-lauter-kl", "kl-pariser-strasse-lane1"}
 

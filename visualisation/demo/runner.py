@@ -93,7 +93,9 @@ class Lane:
 
 
 class Demo:
-    def __init__(self, settings: Settings, speed: float, *, history_days: int = HISTORY_DAYS) -> None:
+    def __init__(
+        self, settings: Settings, speed: float, *, history_days: int = HISTORY_DAYS, token: str | None = None
+    ) -> None:
         host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
         self.broker = settings.agents_northbound_url
         self.north = f"http://{host}:{settings.iota_north_port}"
@@ -102,7 +104,8 @@ class Demo:
         self.speed = max(1.0, speed)
         self.history_days = history_days
         self.replay = REPLAY
-        self.http = httpx.AsyncClient(timeout=30)
+        auth = {"Authorization": f"Bearer {token}"} if token else {}
+        self.http = httpx.AsyncClient(timeout=30, headers=auth)
         self.alerts: dict[str, ActiveAlert] = {}  # gauge device -> its alert while one is active
 
     # the steps -----------------------------------------------------------------------------------------
@@ -325,10 +328,16 @@ class Demo:
 
 
 async def with_demo(
-    settings: Settings, speed: float, serve: Awaitable[None], on_seeded: Callable[[], None] | None = None
+    settings: Settings,
+    speed: float,
+    serve: Awaitable[None],
+    on_seeded: Callable[[], None] | None = None,
+    *,
+    token: str | None = None,
 ) -> None:
-    """Serve the platform and run the demo beside it; the demo ends with the platform."""
-    demo = Demo(settings, speed)
+    """Serve the platform and run the demo beside it (with `token` when auth is on); the demo ends with
+    the platform."""
+    demo = Demo(settings, speed, token=token)
     task = asyncio.get_running_loop().create_task(demo.run(on_seeded))
 
     def report(done: asyncio.Task[None]) -> None:

@@ -15,6 +15,7 @@ import pytest
 
 from broker_adapter.notifications import open_notify_store
 from broker_adapter.storage.transfer import RETENTION, open_transfer
+from smart_data_models.policy import Policy
 from tests.support.ngsild import assert_problem, context_link
 from tests.support.receivers import HttpReceiver, wait_for
 from tests.support.server import BrokerProcess, open_broker_store
@@ -413,3 +414,15 @@ def test_the_command_line_registers_lists_shows_updates_and_retires(
     retired = cli(registry_broker, "retire", tenant, "--data", "delete")
     assert retired.returncode == 0, retired.stderr
     assert json.loads(cli(registry_broker, "show", tenant).stdout)["status"] == "retired"
+
+
+def test_the_tenant_policy_endpoint_keeps_the_municipality_record_in_step(admin: httpx.Client) -> None:
+    tenant = new_tenant()
+    register(admin, tenant)
+    policy_url = f"/verbund/v1/tenants/{tenant}/sdm-policy"
+    assert admin.put(policy_url, json="enforce").status_code == 204
+    assert admin.get(policy_url).json()["mode"] == "enforce"
+    assert Policy.from_json(admin.get(f"{API}/{tenant}").json()["sdmPolicy"]).mode == "enforce"
+    assert admin.delete(policy_url).status_code == 204
+    assert "sdmPolicy" not in admin.get(f"{API}/{tenant}").json()
+    assert admin.get(policy_url).json()["mode"] == "off"  # the platform default of this broker

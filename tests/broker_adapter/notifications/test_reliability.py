@@ -137,6 +137,9 @@ def test_a_killed_notifier_is_restarted_and_delivers_what_was_written_meanwhile(
 
 def test_the_notifier_ends_with_a_broker_killed_minus_9(data_dir: Path) -> None:
     broker = BrokerProcess(data_dir, env=NOTIFY_ENV).start()
-    child = _notifier_pid(broker)
-    broker.kill()
+    try:
+        child = _notifier_pid(broker)
+        broker.kill()
+    finally:
+        broker.stop()
     wait_for(lambda: not _alive(child), timeout=10)
