@@ -208,6 +208,27 @@ class Store(Protocol):
         Returns the number of entities deleted."""
 
 
+def run_changes(
+    changes: Sequence[Change], stored: dict[EntityId, ExpandedEntity | None]
+) -> tuple[list[Outcome], dict[EntityId, ExpandedEntity | None]]:
+    """Every adapter's `apply` core: each change on the current state of its entity (the stored one, or what
+    an earlier change of the same call made of it); an NgsiLdError rejects that change alone. Returns the
+    outcomes in order and the new state of every entity some change touched."""
+    outcomes: list[Outcome] = []
+    working: dict[EntityId, ExpandedEntity | None] = {}
+    for change in changes:
+        eid = change.entity_id
+        before = working[eid] if eid in working else stored.get(eid)
+        try:
+            after = change.apply(before)
+        except NgsiLdError as exc:
+            outcomes.append(Outcome(eid, before=before, error=exc))
+            continue
+        working[eid] = after
+        outcomes.append(Outcome(eid, before=before, after=after))
+    return outcomes, working
+
+
 def apply_each(store: Store, items: Sequence[WriteItem]) -> list[ItemResult]:
     """`apply_group` as one `apply` per item, for adapters that gain nothing from grouping."""
     results: list[ItemResult] = []

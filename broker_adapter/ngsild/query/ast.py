@@ -193,6 +193,17 @@ QLeaf: TypeAlias = Exists | Compare | InList | InRange | Pattern
 Node: TypeAlias = And | Or | QLeaf | TypeIs | ScopeMatch | GeoQuery
 
 
+def literals_of(node: Compare | InList | InRange | Pattern) -> tuple[Literal, ...]:
+    """The literals a comparison compares with (none for a pattern)."""
+    if isinstance(node, Compare):
+        return (node.value,)
+    if isinstance(node, InList):
+        return node.values
+    if isinstance(node, InRange):
+        return (node.low, node.high)
+    return ()
+
+
 def combine(*nodes: Node | None) -> Node | None:
     """AND of the given parts of a request (q, type, scopeQ, geo), skipping absent ones."""
     present = tuple(n for n in nodes if n is not None)

@@ -59,6 +59,7 @@ from broker_adapter.ngsild.query.ast import (
     ScopeMatch,
     TypeIs,
     ValueType,
+    literals_of,
 )
 from broker_adapter.ngsild.query.geo import EARTH_RADIUS_M
 from broker_adapter.storage.geo_boxes import search_box
@@ -227,7 +228,7 @@ class FilterCompiler:
 
     def _term(self, node: Compare | InList | InRange | Pattern) -> Filter:
         branches = self._branches(node.path)
-        if branches is None or not all(_exact_literal(lit) for lit in _literals(node)):
+        if branches is None or not all(_exact_literal(lit) for lit in literals_of(node)):
             return self._superset(node.path)
         parts: list[Filter] = []
         for b in branches:
@@ -317,16 +318,6 @@ def _atoms(at: str, cond: dict[str, Any]) -> Filter:
         ((op, value),) = cond.items()
         return {at: value if op == "$eq" else cond}
     return {"$or": [{at: {"$elemMatch": cond}}, {at: {**cond, "$not": {"$type": "array"}}}]}
-
-
-def _literals(node: Compare | InList | InRange | Pattern) -> tuple[Literal, ...]:
-    if isinstance(node, Compare):
-        return (node.value,)
-    if isinstance(node, InList):
-        return node.values
-    if isinstance(node, InRange):
-        return (node.low, node.high)
-    return ()
 
 
 def _exact_literal(lit: Literal) -> bool:

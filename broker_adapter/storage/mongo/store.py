@@ -20,7 +20,7 @@ from typing import Any
 import pymongo
 from pymongo.errors import DuplicateKeyError
 
-from broker_adapter.ngsild.errors import AlreadyExists, NgsiLdError, StoreUnavailable
+from broker_adapter.ngsild.errors import AlreadyExists, StoreUnavailable
 from broker_adapter.ngsild.types import DEFAULT_TENANT, EntityId, ExpandedEntity, Iri, Tenant
 from broker_adapter.storage.mongo import query_plan
 from broker_adapter.storage.mongo.codec import (
@@ -43,6 +43,7 @@ from broker_adapter.storage.port import (
     TypeSummary,
     WriteItem,
     apply_each,
+    run_changes,
 )
 
 Changed = list[tuple[ExpandedEntity | None, ExpandedEntity | None]]
@@ -162,18 +163,7 @@ class MongoStore:
                 chunk = ids[start : start + 1000]
                 for doc in entities.find({"_id": {"$in": chunk}}, ENTITY_FIELDS, session=session):
                     stored[doc["_id"]] = entity_from_doc(doc)
-            outcomes: list[Outcome] = []
-            working: dict[EntityId, ExpandedEntity | None] = {}
-            for change in changes:
-                eid = change.entity_id
-                before = working[eid] if eid in working else stored.get(eid)
-                try:
-                    after = change.apply(before)
-                except NgsiLdError as exc:
-                    outcomes.append(Outcome(eid, before=before, error=exc))
-                    continue
-                working[eid] = after
-                outcomes.append(Outcome(eid, before=before, after=after))
+            outcomes, working = run_changes(changes, stored)
             self._register_tenant(tenant, session)
             ops: list[Any] = []
             op_ids: list[EntityId] = []

@@ -44,6 +44,7 @@ from broker_adapter.ngsild.query.ast import (
     ScopeMatch,
     TypeIs,
     ValueType,
+    literals_of,
 )
 
 _EXACT_INT = 2**53
@@ -242,7 +243,7 @@ class Compiler:
     def _term(self, node: Compare | InList | InRange | Pattern) -> str:
         i = self.alias("i")
         branches = self._branches(node.path, i)
-        if not all(_exact_literal(lit) for lit in _literals(node)):
+        if not all(_exact_literal(lit) for lit in literals_of(node)):
             self.exact = False  # superset: every such term needs a target
             return self._instances(node.path, i, " OR ".join(f"({b.present})" for b in branches))
         indexed = self._number_index(node)
@@ -267,7 +268,7 @@ class Compiler:
         path = node.path
         if len(path.attrs) != 1 or path.member is not None or path.keys:
             return None
-        if not all(lit.type is ValueType.NUMBER for lit in _literals(node)):
+        if not all(lit.type is ValueType.NUMBER for lit in literals_of(node)):
             return None
         n = self.alias("n")
         if isinstance(node, Compare) and node.op is not CompareOp.NE:
@@ -363,16 +364,6 @@ _REFERENCE_KINDS = (
     ("ListRelationship", "objectList"),
     ("VocabProperty", "vocab"),
 )
-
-
-def _literals(node: Compare | InList | InRange | Pattern) -> tuple[Literal, ...]:
-    if isinstance(node, Compare):
-        return (node.value,)
-    if isinstance(node, InList):
-        return node.values
-    if isinstance(node, InRange):
-        return (node.low, node.high)
-    return ()
 
 
 def _exact_literal(lit: Literal) -> bool:

@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from broker_adapter.ngsild.errors import NgsiLdError, StoreUnavailable
+from broker_adapter.ngsild.errors import StoreUnavailable
 from broker_adapter.ngsild.types import DEFAULT_TENANT, EntityId, ExpandedEntity, Iri, Tenant
 from broker_adapter.storage.port import (
     AttributeSummary,
@@ -33,6 +33,7 @@ from broker_adapter.storage.port import (
     QueryResult,
     TypeSummary,
     WriteItem,
+    run_changes,
 )
 from broker_adapter.storage.sqlite import discovery, geo_index, number_index, query_plan, query_sql, registry
 from broker_adapter.storage.sqlite.codec import entity_from_row, entity_to_row
@@ -233,12 +234,10 @@ class SqliteStore:
         return results
 
     def _apply_in(self, conn: sqlite3.Connection, tenant: Tenant, changes: Sequence[Change]) -> list[Outcome]:
-        outcomes: list[Outcome] = []
         if tenant != DEFAULT_TENANT:
             conn.execute(
                 "INSERT OR IGNORE INTO tenants (name, created_at) VALUES (?, datetime('now'))", (tenant,)
             )
-        working: dict[EntityId, ExpandedEntity | None] = {}
         stored: dict[EntityId, ExpandedEntity | None] = {}
         missing = {c.entity_id for c in changes}
         for start in range(0, len(missing), 500):
@@ -248,16 +247,7 @@ class SqliteStore:
                 f"SELECT id, doc FROM entities WHERE tenant = ? AND id IN ({marks})", (tenant, *chunk)
             ):
                 stored[entity_id] = entity_from_row(doc)
-        for change in changes:
-            eid = change.entity_id
-            before = working[eid] if eid in working else stored.get(eid)
-            try:
-                after = change.apply(before)
-            except NgsiLdError as exc:
-                outcomes.append(Outcome(eid, before=before, error=exc))
-                continue
-            working[eid] = after
-            outcomes.append(Outcome(eid, before=before, after=after))
+        outcomes, working = run_changes(changes, stored)
         self._write_entities(conn, tenant, stored, working)
         changed = [(stored.get(eid), after) for eid, after in working.items() if after is not stored.get(eid)]
         for hook in self.write_hooks:
