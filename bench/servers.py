@@ -73,7 +73,9 @@ def run_server(
     """Start ``app`` under uvicorn, wait for GET /health → 200, and stop it on exit."""
     port = free_port()
     log_path = workdir / f"{name}.log"
-    child_env = {"VERBUND_AUTH": "off", **os.environ, **(env or {})}  # a bench turns auth on itself
+    # Benches turn auth on themselves; their @context servers and receivers are on loopback.
+    defaults = {"VERBUND_AUTH": "off", "VERBUND_CONTEXT_ALLOWED_HOSTS": "127.0.0.1,localhost"}
+    child_env = {**defaults, **os.environ, **(env or {})}
     child_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
     with log_path.open("wb") as log:
         process = subprocess.Popen(

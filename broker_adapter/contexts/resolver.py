@@ -119,6 +119,15 @@ def _without_core(raw: Any) -> Any:
     return raw
 
 
+def _again(error: NgsiLdError) -> NgsiLdError:
+    """The same error for another waiter of a shared download: its own instance, built without __init__
+    (subclasses take their own arguments)."""
+    again = type(error).__new__(type(error))
+    again.__dict__.update(error.__dict__)
+    again.args = error.args
+    return again
+
+
 class ContextResolver:
     """Turns raw @context values into TermMaps and backs the /jsonldContexts API. One per process."""
 
@@ -268,7 +277,7 @@ class ContextResolver:
             if flight.value is not None:
                 return flight.value[0]
             if flight.error is not None:
-                raise type(flight.error)(flight.error.detail)
+                raise _again(flight.error) from None
             return await self._document(url)  # the downloading task was cancelled: try again
         flight = self._flights[url] = _Flight()
         try:

@@ -11,6 +11,7 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -146,6 +147,17 @@ def test_contexts_on_internal_addresses_are_not_fetched(
     problem = assert_problem(response, 400, "BadRequestData")
     assert "VERBUND_CONTEXT_ALLOWED_HOSTS" in problem["detail"]
     assert contexts.hits[path] == 0
+
+
+def test_concurrent_requests_with_a_refused_context_all_get_the_same_400(
+    guarded: BrokerProcess, contexts: Contexts
+) -> None:
+    """Requests that wait for one shared fetch get its refusal too (as 400, not a crash)."""
+    url = f"http://127.0.0.1:{contexts.port}/{uuid.uuid4().hex}.jsonld"
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: create_sensor(guarded, url), range(16)))
+    for response in answers:
+        assert_problem(response, 400, "BadRequestData")
 
 
 def test_an_allowed_host_name_is_fetched_but_not_a_redirect_to_an_internal_address(
