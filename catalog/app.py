@@ -96,6 +96,16 @@ async def health(request: Request) -> Response:
     return JSONResponse({"status": "ok", "lastSync": syncer.last_sync})
 
 
+async def ready(request: Request) -> Response:
+    """Ready once a first sync with the broker finished: before that, the catalog would be empty."""
+    syncer = request.app.state.catalog.syncer
+    if syncer.last_sync is None:
+        return problem(
+            503, "Service unavailable", "the catalog has not completed its first sync with the broker"
+        )
+    return JSONResponse({"status": "ready", "lastSync": syncer.last_sync})
+
+
 async def not_found(request: Request, exc: Exception) -> Response:
     if "text/html" in request.headers.get("accept", ""):  # a person following a link
         return portal.not_found(request)
@@ -121,6 +131,7 @@ def create_app(settings: Settings | None = None, *, mounted: bool = False) -> St
     routes = [
         Route("/notify", notify, methods=["POST"]),
         Route("/health", health),
+        Route("/ready", ready),
         Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
         *metadata.ROUTES,
         *downloads.ROUTES,

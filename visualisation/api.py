@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from http import HTTPStatus
 
 import orjson
 from starlette.requests import Request
@@ -28,7 +29,9 @@ def json(body: object, status: int = 200) -> Response:
 
 
 def problem(status: int, detail: str) -> Response:
-    return json({"status": status, "detail": detail}, status)
+    """An RFC 9457 problem (the same shape the broker and the catalog answer with)."""
+    body = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status, "detail": detail}
+    return Response(orjson.dumps(body), status_code=status, media_type="application/problem+json")
 
 
 def _filename(text: str) -> str:
@@ -144,3 +147,11 @@ async def notify(request: Request) -> Response:
 
 async def health(request: Request) -> Response:
     return json({"status": "ok"})
+
+
+async def ready(request: Request) -> Response:
+    """Ready once the broker answered and the feed subscriptions were checked (live updates flow)."""
+    at = request.app.state.dashboard.last_reconcile
+    if at is None:
+        return problem(503, "the dashboard has not reached the broker yet")
+    return json({"status": "ready", "lastReconcile": at})

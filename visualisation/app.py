@@ -58,6 +58,7 @@ def routes() -> list[Route | Mount]:
         Route("/events", api.events),
         Route("/notify", api.notify, methods=["POST"]),
         Route("/health", api.health),
+        Route("/ready", api.ready),
         Mount("/static", StaticFiles(directory=STATIC)),
         Mount("/vendor/leaflet", StaticFiles(directory=leaflet.BASE_DIR)),
     ]

@@ -37,6 +37,7 @@ class Dashboard:
     def __init__(self, config: DashboardConfig) -> None:
         self.config = config
         self.client = BrokerClient(config)
+        self.last_reconcile: float | None = None  # when the feed subscriptions were last checked
         self.hub = Hub(config.client_queue, config.max_clients)
         self.index = ThresholdIndex()
         self._municipalities: tuple[float, list[Municipality]] | None = None
@@ -65,6 +66,7 @@ class Dashboard:
         while True:
             try:
                 await self.reconcile()
+                self.last_reconcile = time.time()
                 delay = self.config.reconcile_interval
             except (BrokerUnavailable, BrokerError) as exc:
                 log.warning("feed subscriptions not checked", extra={"reason": str(exc)})

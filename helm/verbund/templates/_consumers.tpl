@@ -12,13 +12,14 @@ subscription (verbund/feeds.py), reading the broker with a reader credential.
 {{- if eq .service "dashboard" }}/dashboard{{ end }}
 {{- end }}
 
-{{/* Probe paths. Neither service answers /ready yet: readiness asks /health until they do. */}}
+{{/* Probe paths: alive is /health; ready is /ready (the catalog after its first sync, the dashboard once
+     it reached the broker). */}}
 {{- define "verbund.consumer.healthPath" -}}
 {{- include "verbund.consumer.pathPrefix" . }}/health
 {{- end }}
 
 {{- define "verbund.consumer.readyPath" -}}
-{{- include "verbund.consumer.pathPrefix" . }}/health
+{{- include "verbund.consumer.pathPrefix" . }}/ready
 {{- end }}
 
 {{- define "verbund.consumer.notifyUrl" -}}
