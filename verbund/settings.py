@@ -84,6 +84,9 @@ class Settings:
     rate_burst: int = 200
     context_allowed_hosts: str = ""
     agents_broker_token: str = ""  # the credential the agents send to the broker (verbund serve: its own)
+    # a platform-admin API key (vk_<16 hex>_<43 chars>) installed at start instead of generating one into
+    # <data dir>/admin.key: for deployments that keep it in a secret store (the Helm chart's Secret)
+    admin_key: str = ""
     # open-data catalog (issue 10): its own port when alone, the broker it reads (empty: this installation's
     # on loopback) with its reader token, the URL harvesters use (empty: derived), where the broker sends
     # its feed (empty: <catalog URL>/notify; its token comes from feed_secret, or when that is empty from a

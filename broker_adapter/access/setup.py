@@ -114,10 +114,30 @@ def start(
                 tenants_claim=settings.jwt_tenants_claim,
             )
         authenticator = Authenticator(store, verifier, service_tokens)
-        bootstrap_admin_key(store, Path(settings.data_dir), state.audit)
+        if settings.admin_key:
+            install_admin_key(store, settings.admin_key, state.audit)
+        else:
+            bootstrap_admin_key(store, Path(settings.data_dir), state.audit)
     state.access = Access(authenticator, limiter, directory)
     state.credentials = Credentials(broker, authenticator, state.audit)
     return state.access
+
+
+def install_admin_key(store: Any, key: str, audit: AuditLog) -> None:
+    """VERBUND_ADMIN_KEY: make that key a platform admin (once: revoked through the API, it stays revoked)."""
+    parts = apikeys.split_key(key)
+    if parts is None:
+        raise ValueError("VERBUND_ADMIN_KEY is not an API key of the form vk_<16 hex digits>_<43 characters>")
+    key_id, secret = parts
+    if store.get_credential(key_id) is not None:
+        return
+    record, _ = apikeys.new_key(
+        name="configured platform admin", role=PLATFORM_ADMIN, tenants=["*"], created_by="configuration"
+    )
+    record.update(id=key_id, hash=apikeys.digest(secret))
+    store.put_credential(record)
+    audit.record("configuration", "credential.create", f"apikey:{key_id}", role=PLATFORM_ADMIN, tenants=["*"])
+    log.info("installed the configured platform-admin API key", extra={"credential": key_id})
 
 
 def bootstrap_admin_key(store: Any, data_dir: Path, audit: AuditLog) -> Path | None:

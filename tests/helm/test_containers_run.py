@@ -192,7 +192,9 @@ def test_the_broker_resolves_the_platform_context_by_either_url(services: Servic
     by its public one; the broker must understand both (a context it cannot resolve fails every request)."""
     pod, _, data = services.get("broker")
     base = f"http://127.0.0.1:{pod.port('http')}"
-    key = (data / "admin.key").read_text().strip()  # the bootstrap platform-admin key
+    ref = pod.env("broker")["VERBUND_ADMIN_KEY"]["valueFrom"]["secretKeyRef"]
+    key = _secret(services.manifests, ref["name"], ref["key"])  # the chart's admin key, from its Secret
+    assert not (data / "admin.key").exists()  # installed from the Secret, not generated per pod
     agents_env = services.manifests.pod("agents").env("agents")
     contexts = {
         "in-cluster": base + "/ngsi-ld/contexts/verbund.jsonld",

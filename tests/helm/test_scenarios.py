@@ -7,7 +7,7 @@ import base64
 import re
 from typing import Any
 
-from tests.helm.chart import NAMESPACE, PREFIX, render, scenario
+from tests.helm.chart import NAMESPACE, PREFIX, RELEASE, render, scenario
 
 BROKER = f"{PREFIX}-broker"
 SVC = f"{NAMESPACE}.svc.cluster.local"
@@ -312,7 +312,7 @@ def test_notes_tell_how_to_create_the_first_municipality() -> None:
     assert f'kubectl -n {NAMESPACE} exec deploy/{BROKER} -- env VERBUND_TOKEN="$ADMIN_KEY"' in notes
     assert "verbund municipality add kaiserslautern" in notes
     assert "curl -X POST http://127.0.0.1:1026/verbund/v1/municipalities" in notes  # after the port-forward
-    assert "cat /data/admin.key" in notes  # where the first admin key is
+    assert f"get secret {RELEASE}-verbund-admin -o jsonpath='{{.data.admin-key}}'" in notes  # the admin key
     # and that the consumers lack a broker credential
     assert "catalog.brokerToken" in notes and "dashboard.brokerToken" in notes
     assert "brokerToken" not in scenario("ingress-tls").notes  # all three have one there
@@ -352,3 +352,13 @@ def test_agents_connect_to_an_external_mqtt_broker_through_a_secret() -> None:
 def test_without_mqtt_the_agents_get_no_mqtt_url() -> None:
     env = scenario("default").pod("agents").env("agents")
     assert "VERBUND_AGENTS_MQTT_URL" not in env
+
+
+def test_the_admin_key_is_generated_in_the_brokers_format_or_taken_from_an_existing_secret() -> None:
+    manifests = scenario("default")
+    secret = manifests.get("Secret", f"{RELEASE}-verbund-admin")
+    assert re.fullmatch(r"vk_[0-9a-f]{16}_[A-Za-z0-9]{43}", secret["stringData"]["admin-key"])
+    own = render({"adminKey": {"existingSecret": "our-admin-key"}})
+    assert not [s for s in own.of_kind("Secret") if s["metadata"]["name"].endswith("-verbund-admin")]
+    env = own.pod("broker").env("broker")["VERBUND_ADMIN_KEY"]
+    assert env["valueFrom"]["secretKeyRef"] == {"name": "our-admin-key", "key": "admin-key"}

@@ -178,6 +178,29 @@ random one: (dict "ctx" $ "secret" name "key" key "value" given "length" n) */}}
 {{- end }}
 {{- end }}
 
+{{- define "verbund.adminKeySecretName" -}}
+{{- default (include "verbund.componentName" (dict "ctx" . "component" "admin")) .Values.adminKey.existingSecret }}
+{{- end }}
+
+{{/* A platform-admin API key in the broker's format, kept from the existing Secret on upgrades. */}}
+{{- define "verbund.adminKeyValue" -}}
+{{- $existing := lookup "v1" "Secret" .Release.Namespace (include "verbund.adminKeySecretName" .) }}
+{{- $data := dig "data" (dict) $existing }}
+{{- if hasKey $data "admin-key" }}
+{{- index $data "admin-key" | b64dec }}
+{{- else }}
+{{- printf "vk_%s_%s" (randAlphaNum 32 | sha256sum | trunc 16) (randAlphaNum 43) }}
+{{- end }}
+{{- end }}
+
+{{- define "verbund.adminKeyEnv" -}}
+- name: VERBUND_ADMIN_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "verbund.adminKeySecretName" . }}
+      key: admin-key
+{{- end }}
+
 {{- define "verbund.feedSecretName" -}}
 {{- default (include "verbund.componentName" (dict "ctx" . "component" "feeds")) .Values.feeds.existingSecret }}
 {{- end }}

@@ -4,6 +4,7 @@ security headers, the audit log, no secret in logs, and the rules of VERBUND_AUT
 from __future__ import annotations
 
 import json
+import secrets
 import stat
 import subprocess
 import sys
@@ -293,3 +294,25 @@ def test_a_restart_keeps_the_bootstrap_key(tmp_path: Path) -> None:
         assert httpx.get(broker.url + "/verbund/v1/auth/whoami", headers=bearer(key)).status_code == 200
     finally:
         broker.stop()
+
+
+def test_a_configured_admin_key_replaces_the_bootstrap_file(tmp_path: Path) -> None:
+    key = "vk_" + secrets.token_hex(8) + "_" + secrets.token_urlsafe(32)
+    env = {"VERBUND_AUTH": "on", "VERBUND_ADMIN_KEY": key}
+    broker = BrokerProcess(tmp_path / "data", env=env).start()
+    try:
+        me = httpx.get(broker.url + "/verbund/v1/auth/whoami", headers=bearer(key))
+        assert me.status_code == 200, me.text
+        assert {"role": "platform-admin", "tenant": "*"} in me.json()["roles"]
+        assert not (tmp_path / "data" / "admin.key").exists()
+        assert key not in broker.log_path.read_text()
+        wrong = key[:-1] + ("A" if key[-1] != "A" else "B")
+        assert httpx.get(broker.url + "/verbund/v1/auth/whoami", headers=bearer(wrong)).status_code == 401
+    finally:
+        broker.stop()
+
+
+def test_a_malformed_admin_key_stops_the_start(tmp_path: Path) -> None:
+    env = {"VERBUND_AUTH": "on", "VERBUND_ADMIN_KEY": "not-a-key"}
+    with pytest.raises(RuntimeError, match="VERBUND_ADMIN_KEY is not an API key"):
+        BrokerProcess(tmp_path / "data", env=env).start(timeout=20)
