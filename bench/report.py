@@ -135,7 +135,7 @@ def _memory_rows(fastapi: TargetRun | None, broker: TargetRun | None) -> list[Ro
     steps = " / ".join(f"{_megabytes(broker.memory_kib[phase]['VmRSS']):.0f}" for phase in phases)
     return [
         Row(
-            f"broker RSS, {stored:,} stored",
+            f"broker RSS (all processes), {stored:,} stored",
             f"{_megabytes(rss):.0f} MB",
             baselines,
             ratio,

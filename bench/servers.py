@@ -38,13 +38,18 @@ class Server:
         return f"http://{HOST}:{self.port}"
 
     def memory_kib(self) -> dict[str, int]:
-        """VmRSS (resident now) and VmHWM (peak resident) from /proc/<pid>/status, in KiB."""
-        fields: dict[str, int] = {}
-        status = Path(f"/proc/{self.process.pid}/status").read_text()
-        for line in status.splitlines():
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                fields[key] = int(value.split()[0])
+        """VmRSS (resident now) and VmHWM (peak resident) from /proc/<pid>/status, in KiB, summed over the
+        server and the processes it started (the broker's notifier): what the installation costs."""
+        fields = {"VmRSS": 0, "VmHWM": 0}
+        for pid in _process_tree(self.process.pid):
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:  # ended meanwhile
+                continue
+            for line in status.splitlines():
+                key, _, value = line.partition(":")
+                if key in fields:
+                    fields[key] += int(value.split()[0])
         return fields
 
     def log_tail(self, lines: int = 30) -> str:
@@ -53,6 +58,18 @@ class Server:
         except OSError:
             return ""
         return "\n".join(text.splitlines()[-lines:])
+
+
+def _process_tree(pid: int) -> list[int]:
+    pids, index = [pid], 0
+    while index < len(pids):
+        try:
+            children = Path(f"/proc/{pids[index]}/task/{pids[index]}/children").read_text().split()
+        except OSError:
+            children = []
+        pids.extend(int(child) for child in children)
+        index += 1
+    return pids
 
 
 def free_port() -> int:

@@ -20,10 +20,13 @@ import signal
 from multiprocessing.connection import Connection
 from typing import Any
 
+import anyio.to_thread
+
 from verbund.settings import Settings
 
 log = logging.getLogger("verbund.notifications")
 _PR_SET_PDEATHSIG = 1
+WORKER_THREADS = 4  # the notifier's store threads (and so SQLite connections)
 
 
 class NotifierProcess:
@@ -106,6 +109,9 @@ async def _serve(settings: Settings, wake: Connection, parent: int) -> None:
     from broker_adapter.notifications.dispatcher import Dispatcher
     from broker_adapter.storage.open import open_configured_store
 
+    # Store work runs in worker threads, each with its own SQLite connection and page cache: a few are
+    # enough for matching, claiming and recording, and keep the process small.
+    anyio.to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stopping.set)
