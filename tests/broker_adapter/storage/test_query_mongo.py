@@ -13,7 +13,6 @@ boolean next to the numbers 0 and 1 (`no_bool_number_clash`); on a real server i
 
 from __future__ import annotations
 
-import itertools
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -24,7 +23,6 @@ from hypothesis import strategies as st
 
 from broker_adapter.ngsild.query import (
     combine,
-    matches,
     parse_geo_query,
     parse_q,
     parse_scope_query,
@@ -38,7 +36,10 @@ from tests.broker_adapter.storage.test_query_sql import (
     LOCATION,
     TM,
     entities,
+    expected_ids,
+    found_ids,
     georel,
+    load,
     parsed,
     q_expression,
     reference,
@@ -47,7 +48,6 @@ from tests.broker_adapter.storage.test_query_sql import (
 )
 from tests.support import stores
 
-_tenants = itertools.count()
 MOCK_BOOL_NUMBER = {"active==1"}  # ENTITY's `active` is a boolean
 A = DC + "a"
 
@@ -79,24 +79,6 @@ def no_bool_number_clash(store: Any, ents: list[dict[str, Any]]) -> bool:
     for e in ents:
         _clash(e.get("attrs"), found)
     return found != {"bool", "01"}
-
-
-def load(store: Any, ents: list[dict[str, Any]]) -> str:
-    tenant = f"q{next(_tenants)}"
-    outcomes = store.apply(tenant, [Change(e["id"], lambda _, e=e: e) for e in ents])
-    assert all(o.ok for o in outcomes)
-    return tenant
-
-
-def expected_ids(ents: list[dict[str, Any]], node: Any) -> list[str]:
-    return sorted(e["id"] for e in ents if matches(e, node))
-
-
-def found_ids(store: Any, tenant: str, **parts: Any) -> list[str]:
-    result = store.query(tenant, EntityQuery(limit=10_000, count=True, **parts))
-    ids = [e["id"] for e in result.entities]
-    assert result.total == len(ids)
-    return ids
 
 
 EXAMPLES = int(os.environ.get("QUERY_MONGO_EXAMPLES", "60"))  # raise for a longer search

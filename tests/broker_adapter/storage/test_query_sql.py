@@ -29,7 +29,7 @@ from broker_adapter.ngsild.query import (
     parse_type_expression,
 )
 from broker_adapter.ngsild.termmap import core_term_map
-from broker_adapter.storage.port import Change, EntityQuery
+from broker_adapter.storage.port import Change, EntityQuery, Store
 from broker_adapter.storage.sqlite.schema import MIGRATIONS
 from broker_adapter.storage.sqlite.store import SqliteStore
 from tests.broker_adapter.ngsild.query.test_evaluate import ENTITY, Q_CASES
@@ -47,7 +47,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SqliteStore]:
     s.close()
 
 
-def load(store: SqliteStore, entities: list[dict[str, Any]]) -> str:
+def load(store: Store, entities: list[dict[str, Any]]) -> str:
     tenant = f"t{next(_tenants)}"
     outcomes = store.apply(tenant, [Change(e["id"], lambda _, e=e: e) for e in entities])
     assert all(o.ok for o in outcomes)
@@ -58,7 +58,7 @@ def expected_ids(entities: list[dict[str, Any]], node: Any) -> list[str]:
     return sorted(e["id"] for e in entities if matches(e, node))
 
 
-def found_ids(store: SqliteStore, tenant: str, **parts: Any) -> list[str]:
+def found_ids(store: Store, tenant: str, **parts: Any) -> list[str]:
     result = store.query(tenant, EntityQuery(limit=10_000, count=True, **parts))
     ids = [e["id"] for e in result.entities]
     assert result.total == len(ids)
