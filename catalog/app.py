@@ -18,7 +18,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from catalog import downloads, metadata, portal
 from catalog.broker import BrokerClient
@@ -28,6 +27,7 @@ from catalog.feed import notify, problem
 from catalog.model import Links, Views
 from catalog.store import CatalogStore
 from catalog.sync import Syncer
+from verbund.headers import AddHeaders
 from verbund.logs import configure_logging
 from verbund.settings import Settings, load_settings
 
@@ -72,23 +72,9 @@ class CatalogService:
         self.store.close()
 
 
-class SecurityHeaders:
-    """Adds the security headers to every answer (the portal runs no script and loads nothing foreign)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
-            await send(message)
-
-        await self.app(scope, receive, with_headers)
+def _security_headers(path: str) -> list[tuple[bytes, bytes]]:
+    """Every answer: the portal runs no script and loads nothing foreign."""
+    return SECURITY_HEADERS
 
 
 async def health(request: Request) -> Response:
@@ -138,5 +124,5 @@ def create_app(settings: Settings | None = None, *, mounted: bool = False) -> St
         *portal.ROUTES,
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: not_found})
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(AddHeaders, headers_for=_security_headers)  # type: ignore[arg-type]
     return app

@@ -21,6 +21,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from verbund.headers import AddHeaders
 from verbund.settings import Settings
 from visualisation import api, pages
 from visualisation.broker import BrokerError, BrokerUnavailable
@@ -33,7 +34,7 @@ from visualisation.config import (
     notify_url_when_mounted,
 )
 from visualisation.i18n import LABELS, language
-from visualisation.security import SecurityHeaders
+from visualisation.security import headers_for
 from visualisation.service import Dashboard
 from visualisation.views import render
 
@@ -103,7 +104,7 @@ def dashboard_app(config: DashboardConfig) -> Starlette:
         lifespan=lifespan,
     )
     app.state.dashboard = dashboard
-    app.add_middleware(SecurityHeaders, tile_origin=config.tile_origin)  # type: ignore[arg-type]
+    app.add_middleware(AddHeaders, headers_for=headers_for(config.tile_origin))  # type: ignore[arg-type]
     return app
 
 

@@ -4,7 +4,7 @@ no referrer, and no caching of pages that show live data."""
 
 from __future__ import annotations
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from collections.abc import Callable
 
 
 def csp(tile_origin: str) -> str:
@@ -24,33 +24,21 @@ def csp(tile_origin: str) -> str:
     )
 
 
-class SecurityHeaders:
-    def __init__(self, app: ASGIApp, tile_origin: str = "") -> None:
-        self.app = app
-        self.headers = [
-            (b"content-security-policy", csp(tile_origin).encode()),
-            (b"x-content-type-options", b"nosniff"),
-            (b"x-frame-options", b"DENY"),
-            (b"referrer-policy", b"no-referrer"),
-            (b"cross-origin-opener-policy", b"same-origin"),
-            (b"cross-origin-resource-policy", b"same-origin"),
-            (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), interest-cohort=()"),
-        ]
+def headers_for(tile_origin: str = "") -> Callable[[str], list[tuple[bytes, bytes]]]:
+    """For verbund.headers.AddHeaders: the security headers, and caching for our static files only."""
+    security = [
+        (b"content-security-policy", csp(tile_origin).encode()),
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        (b"referrer-policy", b"no-referrer"),
+        (b"cross-origin-opener-policy", b"same-origin"),
+        (b"cross-origin-resource-policy", b"same-origin"),
+        (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), interest-cohort=()"),
+    ]
+    static = [*security, (b"cache-control", b"public, max-age=3600")]
+    pages = [*security, (b"cache-control", b"no-store")]
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        static = "/static/" in scope["path"] or "/vendor/" in scope["path"]
+    def for_path(path: str) -> list[tuple[bytes, bytes]]:
+        return static if "/static/" in path or "/vendor/" in path else pages
 
-        async def with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                names = {name for name, _ in headers}
-                headers += [h for h in self.headers if h[0] not in names]
-                if b"cache-control" not in names:
-                    headers.append((b"cache-control", b"public, max-age=3600" if static else b"no-store"))
-                message["headers"] = headers
-            await send(message)
-
-        await self.app(scope, receive, with_headers)
+    return for_path

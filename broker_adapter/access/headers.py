@@ -7,8 +7,6 @@ the policy they set themselves; they get only the headers that cannot break a pa
 
 from __future__ import annotations
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
 ALWAYS: tuple[tuple[bytes, bytes], ...] = (
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
@@ -21,22 +19,9 @@ API_ONLY: tuple[tuple[bytes, bytes], ...] = (
 API_PREFIXES = ("/ngsi-ld/v1/", "/verbund/v1/")
 
 
-class SecurityHeaders:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+API_HEADERS = ALWAYS + API_ONLY
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        extra = ALWAYS + API_ONLY if scope["path"].startswith(API_PREFIXES) else ALWAYS
 
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", ()))
-                present = {name.lower() for name, _ in headers}
-                headers.extend(h for h in extra if h[0] not in present)
-                message["headers"] = headers
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+def security_headers(path: str) -> tuple[tuple[bytes, bytes], ...]:
+    """For verbund.headers.AddHeaders: what an answer on `path` gets."""
+    return API_HEADERS if path.startswith(API_PREFIXES) else ALWAYS

@@ -20,7 +20,7 @@ from broker_adapter import notifications, registry
 from broker_adapter.access import setup as access_setup
 from broker_adapter.access.egress import context_policy
 from broker_adapter.access.gate import AccessControl
-from broker_adapter.access.headers import SecurityHeaders
+from broker_adapter.access.headers import security_headers
 from broker_adapter.access.roles import Principal
 from broker_adapter.api import (
     admin,
@@ -51,6 +51,7 @@ from broker_adapter.storage.open import open_configured_store
 from smart_data_models import api as sdm_api
 from smart_data_models import notes as sdm_notes
 from smart_data_models import setup as sdm_setup
+from verbund.headers import AddHeaders
 from verbund.logs import configure_logging
 from verbund.settings import Settings, load_settings
 
@@ -136,7 +137,9 @@ class BrokerApp:
         self.api = api
         self.state = api.state
         self.router = api.router
-        self._stack = MetricsMiddleware(SecurityHeaders(AccessControl(FastRetrieve(api))), metrics)
+        self._stack = MetricsMiddleware(
+            AddHeaders(AccessControl(FastRetrieve(api)), security_headers), metrics
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
