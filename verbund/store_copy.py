@@ -24,7 +24,7 @@ from typing import Any, TextIO
 import orjson
 
 from broker_adapter.storage.open import open_store
-from broker_adapter.storage.transfer import HistoryDump, Transfer, open_transfer
+from broker_adapter.storage.transfer import HistoryDump, Transfer, open_transfer, put_settings
 
 PAGE = 500
 
@@ -141,7 +141,7 @@ def copy_store(
             label = f"[{n}/{len(tenants)}] {name}"
             section = f"settings:{tenant}"
             if not state.done(section):
-                target.put_settings(tenant, source.settings(tenant))
+                put_settings(target, tenant, source.settings(tenant))
                 state.finish(section)
             total = source_store.query(tenant, _count_all()).total or 0
             _pages(

@@ -59,6 +59,8 @@ class SubscriptionDump:
 
 
 class Transfer(Protocol):
+    store: Any  # the entity store it reads and writes
+
     def tenants(self) -> list[Tenant]:
         """Every tenant with data, the default tenant "" first."""
 
@@ -76,8 +78,6 @@ class Transfer(Protocol):
     def settings(self, tenant: Tenant) -> dict[str, Any]:
         """Tenant settings, and the history retention period under the key RETENTION."""
 
-    def put_settings(self, tenant: Tenant, values: dict[str, Any]) -> None: ...
-
     def subscriptions(self, after: tuple[Tenant, str] | None, limit: int) -> list[SubscriptionDump]:
         """Subscriptions of every tenant in (tenant, id) order, with their queued notifications."""
 
@@ -86,6 +86,15 @@ class Transfer(Protocol):
 
 
 RETENTION = "@history_retention"  # the key under which `settings` carries the retention period
+
+
+def put_settings(transfer: Transfer, tenant: Tenant, values: dict[str, Any]) -> None:
+    """Write what `settings` read, through the store port (the same for every adapter)."""
+    for key, value in values.items():
+        if key == RETENTION:
+            transfer.store.history.set_retention(tenant, value)
+        else:
+            transfer.store.set_tenant_setting(tenant, key, value)
 
 
 def open_transfer(store: Any) -> Transfer:

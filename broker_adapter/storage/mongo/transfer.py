@@ -109,13 +109,6 @@ class MongoTransfer:
             out[RETENTION] = retention["period"]
         return out
 
-    def put_settings(self, tenant: Tenant, values: dict[str, Any]) -> None:
-        for key, value in values.items():
-            if key == RETENTION:
-                self.store.history.set_retention(tenant, value)
-            else:
-                self.store.set_tenant_setting(tenant, key, value)
-
     # subscriptions -----------------------------------------------------------------------------------
     def subscriptions(self, after: tuple[Tenant, str] | None, limit: int) -> list[SubscriptionDump]:
         meta = self.notify.meta

@@ -139,13 +139,6 @@ class SqliteTransfer:
             out[RETENTION] = period[0][0]
         return out
 
-    def put_settings(self, tenant: Tenant, values: dict[str, Any]) -> None:
-        for key, value in values.items():
-            if key == RETENTION:
-                self.store.history.set_retention(tenant, value)
-            else:
-                self.store.set_tenant_setting(tenant, key, value)
-
     # subscriptions -----------------------------------------------------------------------------------
     def subscriptions(self, after: tuple[Tenant, str] | None, limit: int) -> list[SubscriptionDump]:
         if after is None:
