@@ -15,7 +15,6 @@ encoded key can equal, since `%` is always escaped).
 
 from __future__ import annotations
 
-import math
 from decimal import Decimal
 from typing import Any
 
@@ -23,6 +22,7 @@ from bson.decimal128 import Decimal128
 
 from broker_adapter.ngsild import geojson
 from broker_adapter.ngsild.types import ExpandedEntity
+from broker_adapter.storage.geo_boxes import geometry_boxes
 from broker_adapter.storage.mongo.keys import decode_key, encode_key
 
 _INT64 = 2**63
@@ -120,23 +120,13 @@ def geo_fields(entity: ExpandedEntity, native: bool) -> tuple[list[Document], Do
     them, whatever the attribute kind), and for native geo the geometries MongoDB can index."""
     boxes: list[Document] = []
     geo: Document = {}
-    for attr, instances in (entity.get("attrs") or {}).items():
-        for instance in instances:
-            value = instance.get("value") if isinstance(instance, dict) else None
-            if not isinstance(value, dict) or value.get("type") not in geojson.GEOMETRY_TYPES:
-                continue
-            try:
-                minx, miny, maxx, maxy = geojson.bbox_of(value)
-            except (KeyError, TypeError, IndexError, ValueError):
-                continue  # unreadable: the evaluator never matches it either
-            if not all(map(math.isfinite, (minx, miny, maxx, maxy))):
-                continue
-            box = {"a": attr, "x0": minx, "x1": maxx, "y0": miny, "y1": maxy}
-            if native:
-                box["n"] = _indexable(value, (minx, miny, maxx, maxy))  # n: in the 2dsphere field
-                if box["n"]:
-                    geo.setdefault(encode_key(attr), []).append(value)
-            boxes.append(box)
+    for attr, value, (minx, maxx, miny, maxy) in geometry_boxes(entity):
+        box = {"a": attr, "x0": minx, "x1": maxx, "y0": miny, "y1": maxy}
+        if native:
+            box["n"] = _indexable(value, (minx, miny, maxx, maxy))  # n: in the 2dsphere field
+            if box["n"]:
+                geo.setdefault(encode_key(attr), []).append(value)
+        boxes.append(box)
     return boxes, geo
 
 

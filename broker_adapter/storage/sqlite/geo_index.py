@@ -14,7 +14,6 @@ entity with the geoproperty is a candidate.
 
 from __future__ import annotations
 
-import math
 import sqlite3
 from typing import Any
 
@@ -26,7 +25,7 @@ from broker_adapter.ngsild import geojson
 from broker_adapter.ngsild.query.ast import GeoQuery, GeoRel
 from broker_adapter.ngsild.query.geo import haversine_m
 from broker_adapter.ngsild.types import ExpandedEntity, Tenant
-from broker_adapter.storage.geo_boxes import Box
+from broker_adapter.storage.geo_boxes import Box, geometry_boxes
 from broker_adapter.storage.geo_boxes import search_box as _search_box
 from broker_adapter.storage.sqlite import number_index
 
@@ -66,21 +65,7 @@ MIGRATION = (
 
 def _boxes(entity: ExpandedEntity | None) -> list[tuple[str, str, Box]]:
     """(attribute IRI, geometry type, box) of every instance whose value is a readable geometry."""
-    if entity is None:
-        return []
-    out = []
-    for attr, instances in entity.get("attrs", {}).items():
-        for instance in instances:
-            value = instance.get("value") if isinstance(instance, dict) else None
-            if not isinstance(value, dict) or value.get("type") not in geojson.GEOMETRY_TYPES:
-                continue
-            try:
-                minx, miny, maxx, maxy = geojson.bbox_of(value)
-            except (KeyError, TypeError, IndexError, ValueError):
-                continue  # unreadable: the evaluator never matches it either
-            if all(map(math.isfinite, (minx, miny, maxx, maxy))):
-                out.append((attr, value["type"], (minx, maxx, miny, maxy)))
-    return out
+    return [(attr, value["type"], box) for attr, value, box in geometry_boxes(entity)]
 
 
 Changed = list[tuple[ExpandedEntity | None, ExpandedEntity | None]]
