@@ -66,7 +66,8 @@ def _trusted(who: Principal, tenant: Tenant, sub_id: str) -> bool:
     """The tenant's admins, and a platform service (`service:<name>`) for its own feed subscription."""
     if who.may(ADMIN, tenant):
         return True
-    return who.subject.startswith("service:") and sub_id == PLATFORM_SUBSCRIPTIONS + who.subject[8:]
+    service = who.subject.removeprefix("service:")
+    return service != who.subject and sub_id == PLATFORM_SUBSCRIPTIONS + service
 
 
 def _shown(body: dict, who: Principal, tenant: Tenant) -> dict:
