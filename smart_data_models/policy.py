@@ -25,7 +25,7 @@ from typing import Any
 
 from broker_adapter.ngsild.errors import BadRequestData
 from broker_adapter.ngsild.types import ExpandedEntity, Tenant
-from broker_adapter.storage.port import Change, Outcome
+from broker_adapter.storage.port import Change
 from smart_data_models.catalog import Catalog, local_name
 from smart_data_models.keywords import Violation
 from smart_data_models.reduce import Compactor, key_values_view
@@ -209,7 +209,7 @@ class Guard:
 
 
 class SdmGate:
-    """What Broker.apply calls on the writer thread: look up the tenant's policy, check, write."""
+    """What Broker.apply uses on the writer thread: the tenant's policy as a Guard around each request."""
 
     def __init__(self, validation: Validation, policies: Policies) -> None:
         self.validation = validation
@@ -218,7 +218,3 @@ class SdmGate:
     def guard(self, store: Any, tenant: Tenant) -> Guard:
         """The checks for one request to `tenant` (wrap its changes, then read its notes)."""
         return Guard(self.validation, self.policies.get(store, tenant))
-
-    def apply(self, store: Any, tenant: Tenant, changes: list[Change]) -> tuple[list[Outcome], list[str]]:
-        guard = self.guard(store, tenant)
-        return store.apply(tenant, guard.wrap(changes)), guard.notes
