@@ -18,7 +18,6 @@ from starlette.types import Message, Receive, Scope, Send
 
 from broker_adapter import notifications, registry
 from broker_adapter.access import setup as access_setup
-from broker_adapter.access.egress import context_policy
 from broker_adapter.access.gate import AccessControl
 from broker_adapter.access.headers import security_headers
 from broker_adapter.access.roles import Principal
@@ -38,7 +37,7 @@ from broker_adapter.api.deps import Broker
 from broker_adapter.api.fastpath import FastRetrieve
 from broker_adapter.api.http import json_response, problem_response
 from broker_adapter.api.metrics import Metrics, MetricsMiddleware, TimedStore
-from broker_adapter.contexts.resolver import ContextResolver
+from broker_adapter.contexts.resolver import configured_resolver
 from broker_adapter.ngsild.errors import (
     BadRequestData,
     InternalError,
@@ -72,13 +71,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = open_configured_store(settings)
         timed = TimedStore(store, metrics)
-        resolver = ContextResolver(
-            timed,
-            base_url=settings.broker_url,
-            fetch_timeout=settings.context_fetch_timeout,
-            max_bytes=settings.context_max_bytes,
-            policy=context_policy(settings),
-        )
+        resolver = configured_resolver(timed, settings)
         app.state.broker = Broker(settings=settings, store=timed, resolver=resolver)
         app.state.broker.sdm = sdm_setup.start(settings, store, app.state)
         store.history.set_recording(settings.history == "on")

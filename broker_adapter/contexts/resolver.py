@@ -28,7 +28,7 @@ from uuid import NAMESPACE_URL, uuid4, uuid5
 import anyio
 import anyio.to_thread
 
-from broker_adapter.access.egress import AddressPolicy
+from broker_adapter.access.egress import AddressPolicy, context_policy
 from broker_adapter.contexts.fetch import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, fetch_context_document
 from broker_adapter.ngsild.core_context import CORE_CONTEXT_DOCUMENT, CORE_CONTEXT_URL, is_core_context_url
 from broker_adapter.ngsild.errors import (
@@ -40,6 +40,7 @@ from broker_adapter.ngsild.errors import (
 )
 from broker_adapter.ngsild.termmap import LruCache, TermMap, build_term_map, canonical_hash
 from broker_adapter.storage.port import ContextRecord, Store
+from verbund.settings import Settings
 
 CACHED, HOSTED, IMPLICITLY_CREATED = "Cached", "Hosted", "ImplicitlyCreated"
 KINDS = (CACHED, HOSTED, IMPLICITLY_CREATED)
@@ -117,6 +118,17 @@ def _without_core(raw: Any) -> Any:
             return None
         return rest[0] if len(rest) == 1 and isinstance(rest[0], str) else rest
     return raw
+
+
+def configured_resolver(store: Store, settings: Settings) -> ContextResolver:
+    """The resolver the settings describe (the broker's and the notifier process's)."""
+    return ContextResolver(
+        store,
+        base_url=settings.broker_url,
+        fetch_timeout=settings.context_fetch_timeout,
+        max_bytes=settings.context_max_bytes,
+        policy=context_policy(settings),
+    )
 
 
 def _again(error: NgsiLdError) -> NgsiLdError:

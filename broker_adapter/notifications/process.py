@@ -103,8 +103,7 @@ def run_child(settings: Settings, wake: Connection, parent: int) -> None:
 
 
 async def _serve(settings: Settings, wake: Connection, parent: int) -> None:
-    from broker_adapter.access.egress import context_policy
-    from broker_adapter.contexts.resolver import ContextResolver
+    from broker_adapter.contexts.resolver import configured_resolver
     from broker_adapter.notifications import endpoint_policy, open_notify_store
     from broker_adapter.notifications.dispatcher import Dispatcher
     from broker_adapter.storage.open import open_configured_store
@@ -117,13 +116,7 @@ async def _serve(settings: Settings, wake: Connection, parent: int) -> None:
     loop.add_signal_handler(signal.SIGTERM, stopping.set)
     loop.add_signal_handler(signal.SIGINT, stopping.set)
     store = open_configured_store(settings)
-    resolver = ContextResolver(
-        store,
-        base_url=settings.broker_url,
-        fetch_timeout=settings.context_fetch_timeout,
-        max_bytes=settings.context_max_bytes,
-        policy=context_policy(settings),
-    )
+    resolver = configured_resolver(store, settings)
     policy = endpoint_policy(settings)
     dispatcher = Dispatcher(settings, open_notify_store(store), resolver, policy, log_changes=False)
     await dispatcher.start()
