@@ -22,13 +22,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
-
-import shapely.geometry
-from shapely.errors import ShapelyError
-from shapely.geometry.base import BaseGeometry
+from typing import TYPE_CHECKING, Any
 
 from broker_adapter.ngsild.errors import BadRequestData
+
+if TYPE_CHECKING:
+    from shapely.geometry.base import BaseGeometry
 
 MAX_POSITIONS = 100_000
 
@@ -260,7 +259,13 @@ def bbox_of(geometry: dict[str, Any]) -> tuple[float, float, float, float]:
 
 
 def to_shapely(geometry: dict[str, Any]) -> BaseGeometry:
-    """A shapely geometry for a validated GeoJSON geometry, for geo-query evaluation (near, within, ...)."""
+    """A shapely geometry for a validated GeoJSON geometry, for geo-query evaluation (near, within, ...).
+
+    shapely (and numpy under it) is imported on the first geo-query, not at start: it is some 17 MB of
+    every process that never evaluates one (the notifier child, most agents)."""
+    import shapely.geometry
+    from shapely.errors import ShapelyError
+
     try:
         return shapely.geometry.shape(geometry)
     except (ValueError, TypeError, AttributeError, ShapelyError) as exc:

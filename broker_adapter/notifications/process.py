@@ -14,11 +14,12 @@ import asyncio
 import contextlib
 import ctypes
 import logging
-import multiprocessing
 import os
+import pickle
 import signal
-from multiprocessing.connection import Connection
-from typing import Any
+import subprocess
+import sys
+from pathlib import Path
 
 import anyio.to_thread
 
@@ -26,30 +27,42 @@ from verbund.settings import Settings
 
 log = logging.getLogger("verbund.notifications")
 _PR_SET_PDEATHSIG = 1
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 WORKER_THREADS = 4  # the notifier's store threads (and so SQLite connections)
 
 
 class NotifierProcess:
-    """Parent side: start the child, wake it on changes, watch and restart it, stop it."""
+    """Parent side: start the child, wake it on changes, watch and restart it, stop it.
+
+    A plain subprocess (`python -m broker_adapter.notifications.process`), not multiprocessing: the
+    spawn start method also starts a resource-tracker process (some 15 MB) that nothing here needs.
+    The settings go to the child pickled on its stdin; the read end of the wake pipe is inherited."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._context = multiprocessing.get_context("spawn")  # no fork of a process with threads
-        self._process: Any = None
+        self._process: subprocess.Popen[bytes] | None = None
         self._wake_fd = -1
         self._watch: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        reader, writer = self._context.Pipe(duplex=False)
-        self._process = self._context.Process(
-            target=run_child, args=(self.settings, reader, os.getpid()), name="verbund-notifier", daemon=True
-        )
-        self._process.start()
-        reader.close()
+        reader, writer = os.pipe()
+        env = dict(os.environ)  # the child imports this package from where the parent did
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [_PACKAGE_ROOT, env.get("PYTHONPATH")]))
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", __spec__.name, str(os.getpid()), str(reader)],
+                stdin=subprocess.PIPE,
+                pass_fds=(reader,),
+                env=env,
+            )
+        finally:
+            os.close(reader)
+        assert self._process.stdin is not None
+        with contextlib.suppress(BrokenPipeError), self._process.stdin as stdin:
+            stdin.write(pickle.dumps(self.settings))  # a child that died at once is restarted by the watch
         if self._wake_fd >= 0:
             os.close(self._wake_fd)
-        self._wake_fd = os.dup(writer.fileno())
-        writer.close()
+        self._wake_fd = writer
         os.set_blocking(self._wake_fd, False)
         if self._watch is None:
             self._watch = asyncio.get_running_loop().create_task(self._watch_child())
@@ -62,8 +75,8 @@ class NotifierProcess:
     async def _watch_child(self) -> None:
         while True:
             await asyncio.sleep(1.0)
-            if self._process is not None and not self._process.is_alive():
-                log.error("the notifier process exited (code %s); restarting it", self._process.exitcode)
+            if self._process is not None and self._process.poll() is not None:
+                log.error("the notifier process exited (code %s); restarting it", self._process.returncode)
                 self.start()
 
     async def stop(self) -> None:
@@ -72,18 +85,19 @@ class NotifierProcess:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watch
         process = self._process
-        if process is not None and process.is_alive():
+        if process is not None and process.poll() is None:
             process.terminate()  # SIGTERM: the child records its deliveries and stops
-            await asyncio.to_thread(process.join, 15)
-            if process.is_alive():
+            try:
+                await asyncio.to_thread(process.wait, 15)
+            except subprocess.TimeoutExpired:
                 process.kill()
-                await asyncio.to_thread(process.join, 5)
+                await asyncio.to_thread(process.wait, 5)
         if self._wake_fd >= 0:
             os.close(self._wake_fd)
             self._wake_fd = -1
 
 
-def run_child(settings: Settings, wake: Connection, parent: int) -> None:
+def run_child(settings: Settings, wake: int, parent: int) -> None:
     """Child entry point: the Dispatcher on its own store connection until SIGTERM or the parent's end."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -102,7 +116,7 @@ def run_child(settings: Settings, wake: Connection, parent: int) -> None:
         runner.run(_serve(settings, wake, parent))
 
 
-async def _serve(settings: Settings, wake: Connection, parent: int) -> None:
+async def _serve(settings: Settings, fd: int, parent: int) -> None:
     from broker_adapter.contexts.resolver import configured_resolver
     from broker_adapter.notifications import endpoint_policy, open_notify_store
     from broker_adapter.notifications.dispatcher import Dispatcher
@@ -120,7 +134,6 @@ async def _serve(settings: Settings, wake: Connection, parent: int) -> None:
     policy = endpoint_policy(settings)
     dispatcher = Dispatcher(settings, open_notify_store(store), resolver, policy, log_changes=False)
     await dispatcher.start()
-    fd = wake.fileno()
     os.set_blocking(fd, False)
 
     def woken() -> None:
@@ -144,3 +157,7 @@ async def _serve(settings: Settings, wake: Connection, parent: int) -> None:
     finally:
         await dispatcher.stop()
         store.close()
+
+
+if __name__ == "__main__":  # started by NotifierProcess.start: parent pid, wake fd; settings on stdin
+    run_child(pickle.loads(sys.stdin.buffer.read()), int(sys.argv[2]), int(sys.argv[1]))

@@ -32,12 +32,7 @@ import math
 from collections.abc import Iterator
 from datetime import time
 from functools import lru_cache
-from typing import Any
-
-import shapely
-from shapely.errors import ShapelyError
-from shapely.geometry import Point
-from shapely.geometry.base import BaseGeometry
+from typing import TYPE_CHECKING, Any
 
 from broker_adapter.ngsild import datetimes, geojson
 from broker_adapter.ngsild.errors import BadRequestData
@@ -70,6 +65,9 @@ from broker_adapter.ngsild.types import (
     VOCAB_PROPERTY,
     ExpandedEntity,
 )
+
+if TYPE_CHECKING:
+    from shapely.geometry.base import BaseGeometry
 
 # A typed atom of a target value: (family, comparable key). Family None: nothing compares equal to it.
 Atom = tuple[str | None, Any]
@@ -289,12 +287,16 @@ def _scope_matches(query: ScopeMatch, scope: str) -> bool:
 
 @lru_cache(maxsize=256)
 def _reference(query: GeoQuery) -> BaseGeometry:
+    import shapely  # lazily, as in geojson.to_shapely
+
     geometry = geojson.to_shapely(query.geometry())
     shapely.prepare(geometry)
     return geometry
 
 
 def _geo_matches(entity: ExpandedEntity, query: GeoQuery) -> bool:
+    from shapely.errors import ShapelyError
+
     for instance in _instances(entity.get("attrs"), query.geoproperty):
         value = instance.get("value")
         if not isinstance(value, dict) or value.get("type") not in geojson.GEOMETRY_TYPES:
@@ -308,6 +310,9 @@ def _geo_matches(entity: ExpandedEntity, query: GeoQuery) -> bool:
 
 
 def _geo_instance_matches(value: dict[str, Any], query: GeoQuery) -> bool:
+    import shapely
+    from shapely.geometry import Point
+
     target = geojson.to_shapely(value)
     if target.is_empty:
         return False

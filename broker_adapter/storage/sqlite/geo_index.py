@@ -17,9 +17,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-import numpy as np
 import orjson
-import shapely
 
 from broker_adapter.ngsild import geojson
 from broker_adapter.ngsild.query.ast import GeoQuery, GeoRel
@@ -157,6 +155,9 @@ def decide(query: GeoQuery, rows: list[tuple[Any, ...]]) -> list[bool | None]:
         lon, lat, limit = query.coordinates[0], query.coordinates[1], query.max_distance
         hits = [haversine_m(lon, lat, x, y) <= limit for x, y in zip(xs, ys, strict=True)]  # type: ignore[operator]
     else:
+        import numpy as np  # with shapely, on the first geo-query (see geojson.to_shapely)
+        import shapely
+
         reference = geojson.to_shapely(query.geometry())
         shapely.prepare(reference)
         test = shapely.contains_xy if query.georel is GeoRel.WITHIN else shapely.intersects_xy

@@ -112,7 +112,7 @@ _INSERT_SERIES = "INSERT OR IGNORE INTO history_series (sid, eid, aid, dataset, 
 _INSERT_INSTANCE = (
     "INSERT INTO history (sid, observed_at, created_at, deleted_at, v, doc) VALUES (?, ?, ?, ?, ?, ?)"
 )
-_CACHE_LIMIT = 500_000
+_CACHE_LIMIT = 100_000  # keys per cache (~140 bytes each); past it the cache starts again (misses are read)
 _LAST_EID = "SELECT coalesce(max(eid), 0) FROM history_entities"
 _SERIES_OF = (
     "SELECT s.sid, a.iri, s.dataset, s.kind FROM history_entities e"
