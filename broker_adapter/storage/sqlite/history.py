@@ -112,7 +112,9 @@ _INSERT_SERIES = "INSERT OR IGNORE INTO history_series (sid, eid, aid, dataset, 
 _INSERT_INSTANCE = (
     "INSERT INTO history (sid, observed_at, created_at, deleted_at, v, doc) VALUES (?, ?, ?, ?, ?, ?)"
 )
-_CACHE_LIMIT = 100_000  # keys per cache (~140 bytes each); past it the cache starts again (misses are read)
+# Keys per cache (~140 bytes each; bounded for the resident size, issue 2). Past the limit a cache starts
+# again; a miss costs a share of one batched look-up per 500 entities.
+_CACHE_LIMIT = 200_000
 _LAST_EID = "SELECT coalesce(max(eid), 0) FROM history_entities"
 _SERIES_OF = (
     "SELECT s.sid, a.iri, s.dataset, s.kind FROM history_entities e"
@@ -177,6 +179,8 @@ class SqliteHistory:
     ) -> None:
         self._check_pending(conn)
         entities = self._entities
+        if len(entities) > _CACHE_LIMIT:  # start again here, never between a look-up and its use
+            entities.clear()
         unknown = [
             ent["id"]
             for before, after in changes
@@ -232,7 +236,7 @@ class SqliteHistory:
         if gone:
             conn.executemany("UPDATE history_entities SET deleted_at = ? WHERE eid = ?", gone)
         if rows:
-            self._insert(conn, rows)
+            self._insert(conn, rows, {row[0] for row in new})
 
     def _check_pending(self, conn: sqlite3.Connection) -> None:
         """Keys chosen by the last write are trusted once it committed (one look-up per table; a
@@ -245,8 +249,6 @@ class SqliteHistory:
             self._pending = []
 
     def _load_entities(self, conn: sqlite3.Connection, tenant: Tenant, ids: list[EntityId]) -> None:
-        if len(self._entities) > _CACHE_LIMIT:
-            self._entities.clear()
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             for eid, entity_id in conn.execute(
@@ -255,12 +257,25 @@ class SqliteHistory:
             ):
                 self._entities[(tenant, entity_id)] = eid
 
-    def _insert(self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
-        """Insert rows (series key, kind, observed, created, deleted, v, doc), creating series as needed."""
+    def _insert(
+        self,
+        conn: sqlite3.Connection,
+        rows: list[tuple[Any, ...]],
+        created: frozenset[int] | set[int] = frozenset(),
+    ) -> None:
+        """Insert rows (series key, kind, observed, created, deleted, v, doc), creating series as needed.
+        `created`: the entity keys this write added (they have no series yet)."""
         series = self._series_ids
+        if len(series) > _CACHE_LIMIT:  # start again here, never between a look-up and its use
+            series.clear()
         kinds = {row[0]: row[1] for row in rows if row[0] not in series}
         if kinds:
-            self._new_series(conn, kinds)
+            known = {key[0] for key in kinds} - created
+            if known:  # entities whose series are not cached (a restart, a full cache): one query per 500
+                self._load_series(conn, list(known))
+                kinds = {key: kind for key, kind in kinds.items() if key not in series}
+            if kinds:
+                self._new_series(conn, kinds)
         conn.executemany(_INSERT_INSTANCE, [(series[row[0]], *row[2:]) for row in rows])
 
     def _attr_keys(self, conn: sqlite3.Connection, iris: Iterable[Iri]) -> dict[Iri, int]:
@@ -277,12 +292,21 @@ class SqliteHistory:
             self._pending.append((check, (last + len(fresh), fresh[-1])))
         return attrs
 
-    def _new_series(self, conn: sqlite3.Connection, kinds: dict[SeriesKey, str]) -> None:
-        """Series ids for keys not cached: new rows in bulk with ids chosen here; keys that existed
-        already (not cached after a restart) are ignored by the insert and read back per entity."""
+    def _load_series(self, conn: sqlite3.Connection, eids: list[int]) -> None:
         series = self._series_ids
-        if len(series) > _CACHE_LIMIT:
-            series.clear()
+        for start in range(0, len(eids), 500):
+            chunk = eids[start : start + 500]
+            for ent, iri, ds, sid in conn.execute(
+                "SELECT s.eid, a.iri, s.dataset, s.sid FROM history_series s JOIN history_attrs a"
+                f" ON a.aid = s.aid WHERE s.eid IN ({_marks(len(chunk))})",
+                chunk,
+            ):
+                series[(ent, iri, ds)] = sid
+
+    def _new_series(self, conn: sqlite3.Connection, kinds: dict[SeriesKey, str]) -> None:
+        """Series ids for keys that have none: new rows in bulk with ids chosen here (a key that exists
+        after all, e.g. written by another process since, is ignored by the insert and read back)."""
+        series = self._series_ids
         attrs = self._attr_keys(conn, (key[1] for key in kinds))
         (last,) = conn.execute("SELECT coalesce(max(sid), 0) FROM history_series").fetchone()
         chosen = {key: last + n for n, key in enumerate(kinds, start=1)}
@@ -303,14 +327,9 @@ class SqliteHistory:
         key, sid = next(reversed(chosen.items()))
         if series.get(key) == sid:
             self._pending.append(("SELECT 1 FROM history_series WHERE sid = ?", (sid,)))
-        # series that existed but were not cached (after a restart): one look-up per entity
-        for ent in dict.fromkeys(key[0] for key in kinds if key not in series):
-            for sid, iri, ds in conn.execute(
-                "SELECT s.sid, a.iri, s.dataset FROM history_series s"
-                " JOIN history_attrs a ON a.aid = s.aid WHERE s.eid = ?",
-                (ent,),
-            ):
-                series[(ent, iri, ds)] = sid
+        missed = list(dict.fromkeys(key[0] for key in kinds if key not in series))
+        if missed:
+            self._load_series(conn, missed)
 
     # reads ---------------------------------------------------------------------------------------------
     def select_entities(

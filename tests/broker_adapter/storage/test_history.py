@@ -152,6 +152,33 @@ def test_a_reopened_store_appends_to_the_same_series(tmp_path: Path) -> None:
     store.close()
 
 
+def test_writes_past_the_key_cache_limit_keep_every_series(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full key cache starts again mid-stream: a write mixing entities it still knows, entities it
+    dropped and new ones records each reading in the series it belongs to (no failed write)."""
+    from broker_adapter.storage.sqlite import history as sqlite_history
+
+    monkeypatch.setattr(sqlite_history, "_CACHE_LIMIT", 3)
+    store = SqliteStore(tmp_path / "history.db", synchronous="NORMAL")
+    ids = [f"urn:ngsi-ld:Sensor:{n}" for n in range(6)]
+    for hour, group in enumerate((ids[:2], ids[:4], ids)):  # known, dropped and new entities mixed
+        when = f"01T1{hour}:00:00"
+        readings = {eid: entity(when, {H: [inst(hour, when, when)], F: [inst(-hour, when, when)]}, eid)
+                    for eid in group}  # fmt: skip
+        outcomes = store.apply("", [Change(eid, lambda _, new=new: new) for eid, new in readings.items()])
+        assert all(o.ok for o in outcomes)
+
+    for n, eid in enumerate(ids):
+        got = {
+            s.attr: [i["value"] for i in s.instances]
+            for s in store.history.instances("", eid, InstanceQuery())
+        }
+        first = 0 if n < 2 else 1 if n < 4 else 2
+        assert got == {H: list(range(first, 3)), F: [-h for h in range(first, 3)]}, eid
+    store.close()
+
+
 def test_purge_records_deletions_too(store: Store) -> None:
     write(store, entity("01T10:00:00", {H: [inst(1, "01T09:00:00", "01T10:00:00")]}))
 
