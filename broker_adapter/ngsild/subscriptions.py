@@ -127,7 +127,16 @@ def _names(value: Any, path: str, tm: TermMap) -> list[str]:
     return out
 
 
-def _key_values(value: Any, path: str) -> list[dict[str, str]]:
+_TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def valid_header(name: str, value: str) -> bool:
+    """An HTTP header a notification can carry: the name a token, the value printable ASCII (or tab), so
+    no receiverInfo pair can inject a header line or end the header block."""
+    return bool(name) and all(c in _TOKEN for c in name) and all(" " <= c <= "~" or c == "\t" for c in value)
+
+
+def _key_values(value: Any, path: str, *, headers: bool = False) -> list[dict[str, str]]:
     if not isinstance(value, list):
         raise _fail(path, "must be an array of {key, value} objects")
     for n, item in enumerate(value):
@@ -135,6 +144,12 @@ def _key_values(value: Any, path: str) -> list[dict[str, str]]:
         _string(item.get("key"), f"{path}[{n}].key")
         if not isinstance(item.get("value"), str):
             raise _fail(f"{path}[{n}].value", "must be a string")
+        if headers and not valid_header(item["key"], item["value"]):
+            raise _fail(
+                f"{path}[{n}]",
+                "is sent as an HTTP header: the key must be a header name (letters, digits and"
+                " !#$%&'*+-.^_`|~) and the value printable ASCII without line breaks",
+            )
     return value
 
 
@@ -198,7 +213,9 @@ def _endpoint(value: Any) -> dict[str, Any]:
         if key in ep:
             out[key] = _positive(ep[key], f"notification.endpoint.{key}", zero=True)
     if "receiverInfo" in ep:
-        out["receiverInfo"] = _key_values(ep["receiverInfo"], "notification.endpoint.receiverInfo")
+        http = urlsplit(out["uri"]).scheme.startswith("http")
+        path = "notification.endpoint.receiverInfo"
+        out["receiverInfo"] = _key_values(ep["receiverInfo"], path, headers=http)
     if "notifierInfo" in ep:
         info = _key_values(ep["notifierInfo"], "notification.endpoint.notifierInfo")
         for item in info:

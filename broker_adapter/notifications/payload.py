@@ -12,6 +12,7 @@ bytes (same notification id, so receivers can drop duplicates of at-least-once d
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from typing import Any
 
@@ -42,6 +43,16 @@ _PREVIOUS = {
     "valueList": "previousValueList",
     "objectList": "previousObjectList",
 }
+
+
+_ID_BASE = str(uuid.uuid4())[:24]  # random per process (version and variant digits included)
+_ID_SEQUENCE = itertools.count()
+
+
+def notification_id() -> str:
+    """A unique notification id shaped like a UUID: this process's random 24 digits, then a counter in
+    the last 12 (a uuid4 per notification was a twentieth of the notifier's CPU)."""
+    return f"urn:ngsi-ld:Notification:{_ID_BASE}{next(_ID_SEQUENCE) & 0xFFFFFFFFFFFF:012x}"
 
 
 class NotificationRenderer:
@@ -156,7 +167,7 @@ class NotificationRenderer:
     # bodies ----------------------------------------------------------------------------------------
     def body(self, sub_id: str, data: list[dict[str, Any]], reason: str | None, now: str) -> bytes:
         notification: dict[str, Any] = {
-            "id": f"urn:ngsi-ld:Notification:{uuid.uuid4()}",
+            "id": notification_id(),
             "type": "Notification",
             "subscriptionId": sub_id,
             "notifiedAt": now,

@@ -1,4 +1,4 @@
-"""Delivering one rendered notification: HTTP(S) with httpx's transport (httpcore), MQTT(S) with paho-mqtt
+"""Delivering one rendered notification: HTTP(S) with our HTTP/1.1 client (http11.py), MQTT(S) with paho-mqtt
 (clause 5.8.6 and the MQTT notification binding, annex of GS CIM 009).
 
 HTTP: POST to the endpoint URI with the body's Content-Type (and the @context Link for plain JSON),
@@ -20,11 +20,11 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import anyio.to_thread
-import httpcore
 import orjson
 import paho.mqtt.client as mqtt
 
 from broker_adapter.ngsild.types import Tenant
+from broker_adapter.notifications.http11 import Http11Client, HttpError
 
 
 class DeliveryFailed(Exception):
@@ -46,37 +46,27 @@ def _headers(endpoint: Mapping[str, Any], headers: Mapping[str, str], tenant: Te
 
 
 class HttpSender:
-    """POSTs on httpx's own connection pool (httpcore) rather than through httpx.AsyncClient: the client's
-    layers (URL merging, auth, redirects, cookies, response models) cost as much CPU as the request itself,
-    and a notifier sending hundreds per second needs none of them (redirects are not followed anyway)."""
+    """POSTs with our own small HTTP/1.1 client (http11.py) on kept-alive connections per origin."""
 
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
-        self.pool = httpcore.AsyncConnectionPool(max_connections=512, max_keepalive_connections=128)
+        self.client = Http11Client()
 
     async def send(
         self, tenant: Tenant, endpoint: Mapping[str, Any], body: bytes, headers: Mapping[str, str]
     ) -> None:
         uri = endpoint["uri"]
-        seconds = _timeout(endpoint, self.timeout)
-        timeouts = {"connect": seconds, "read": seconds, "write": seconds, "pool": seconds}
         try:
-            response = await self.pool.request(
-                "POST",
-                uri,
-                headers=list(_headers(endpoint, headers, tenant).items()),
-                content=body,
-                extensions={"timeout": timeouts},
+            status = await self.client.post(
+                uri, _headers(endpoint, headers, tenant).items(), body, _timeout(endpoint, self.timeout)
             )
-        except (httpcore.TimeoutException, httpcore.NetworkError, httpcore.ProtocolError) as exc:
-            raise DeliveryFailed(f"{uri}: {type(exc).__name__}: {exc}") from exc
-        except (httpcore.UnsupportedProtocol, ValueError) as exc:  # a URI httpcore cannot use
-            raise DeliveryFailed(f"{uri}: {type(exc).__name__}: {exc}") from exc
-        if not 200 <= response.status < 300:
-            raise DeliveryFailed(f"{uri} answered {response.status}")
+        except HttpError as exc:
+            raise DeliveryFailed(f"{uri}: {exc}") from exc
+        if not 200 <= status < 300:
+            raise DeliveryFailed(f"{uri} answered {status}")
 
     async def close(self) -> None:
-        await self.pool.aclose()
+        await self.client.close()
 
 
 class _Connection:

@@ -146,6 +146,14 @@ BAD: list[tuple[str, dict[str, Any]]] = [
     ("unsupported accept", {"notification": {"endpoint": {"uri": URI, "accept": "text/plain"}}}),
     ("endpoint without uri", {"notification": {"endpoint": {"accept": "application/json"}}}),
     ("receiverInfo not pairs", {"notification": {"endpoint": {"uri": URI, "receiverInfo": [{"k": "v"}]}}}),
+    (
+        "receiverInfo injecting a header",
+        {"notification": {"endpoint": {"uri": URI, "receiverInfo": [{"key": "X-A", "value": "1\r\nX: 2"}]}}},
+    ),
+    (
+        "receiverInfo key not a header name",
+        {"notification": {"endpoint": {"uri": URI, "receiverInfo": [{"key": "X A:", "value": "1"}]}}},
+    ),
     ("MQTT without topic", {"notification": {"endpoint": {"uri": "mqtt://127.0.0.1:1883"}}}),
     (
         "bad MQTT-QoS",

@@ -1,0 +1,202 @@
+"""The notifier's HTTP/1.1 client against real sockets on loopback: a raw asyncio server answers each
+request with scripted bytes, so framing, keep-alive, stale connections and bounds are exercised exactly."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+
+from broker_adapter.notifications.http11 import Http11Client, HttpError
+
+Answer = Callable[[int], bytes | None]  # request number (per connection) -> raw answer, None: close
+
+
+class Server:
+    def __init__(self, answer: Answer, *, close_after: int | None = None, delay: float = 0.0) -> None:
+        self.answer = answer
+        self.close_after = close_after  # answers per connection, then the server closes it
+        self.delay = delay
+        self.connections = 0
+        self.requests: list[bytes] = []
+
+    async def __aenter__(self) -> str:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        port = self.server.sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}/notify?x=1"
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.server.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        n = 0
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+                self.requests.append(head + await reader.readexactly(length))
+                await asyncio.sleep(self.delay)
+                raw = self.answer(n)
+                n += 1
+                if raw is None:
+                    break
+                writer.write(raw)
+                await writer.drain()
+                if self.close_after is not None and n >= self.close_after:
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+
+OK = b"HTTP/1.1 204 No Content\r\n\r\n"
+
+
+def run(coroutine):
+    return asyncio.run(coroutine)
+
+
+def test_posts_on_one_kept_alive_connection() -> None:
+    async def scenario() -> tuple[list[int], Server]:
+        server = Server(lambda n: OK)
+        async with server as uri:
+            client = Http11Client()
+            statuses = [await client.post(uri, [("X-Key", "v")], b'{"n":%d}' % n, 5) for n in range(3)]
+            await client.close()
+        return statuses, server
+
+    statuses, server = run(scenario())
+    assert statuses == [204, 204, 204]
+    assert server.connections == 1
+    first = server.requests[0]
+    assert first.startswith(b"POST /notify?x=1 HTTP/1.1\r\nHost: 127.0.0.1:")
+    assert b"\r\nX-Key: v\r\n" in first and b"\r\nContent-Length: 7\r\n" in first
+    assert first.endswith(b'\r\n\r\n{"n":0}')
+
+
+def test_chunked_and_sized_bodies_are_read_so_the_connection_is_reused() -> None:
+    answers = [
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        b"HTTP/1.1 201 Created\r\nContent-Length: 3\r\n\r\nabc",
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 202 Accepted\r\ncontent-length: 0\r\n\r\n",
+    ]
+
+    async def scenario() -> tuple[list[int], Server]:
+        server = Server(lambda n: answers[n])
+        async with server as uri:
+            client = Http11Client()
+            statuses = [await client.post(uri, [], b"{}", 5) for _ in answers]
+            await client.close()
+        return statuses, server
+
+    statuses, server = run(scenario())
+    assert statuses == [200, 201, 202]
+    assert server.connections == 1
+
+
+def test_a_connection_the_server_closed_while_idle_is_replaced_and_nothing_is_lost() -> None:
+    async def scenario() -> tuple[list[int], Server]:
+        server = Server(lambda n: OK, close_after=1)  # keep-alive announced, then closed by the server
+        async with server as uri:
+            client = Http11Client()
+            statuses = []
+            for n in range(3):
+                statuses.append(await client.post(uri, [], b'{"n":%d}' % n, 5))
+                await asyncio.sleep(0.05)  # the close reaches the client while the connection is idle
+            await client.close()
+        return statuses, server
+
+    statuses, server = run(scenario())
+    assert statuses == [204, 204, 204]
+    assert [r.rsplit(b"\r\n\r\n", 1)[1] for r in server.requests] == [b'{"n":0}', b'{"n":1}', b'{"n":2}']
+    assert server.connections == 3
+
+
+def test_an_answer_with_connection_close_is_not_reused() -> None:
+    close = b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+
+    async def scenario() -> Server:
+        server = Server(lambda n: close)  # the server would take more on it: the client must not
+        async with server as uri:
+            client = Http11Client()
+            assert [await client.post(uri, [], b"{}", 5) for _ in range(2)] == [200, 200]
+            await client.close()
+        return server
+
+    assert run(scenario()).connections == 2
+
+
+def test_an_http_1_0_body_without_length_is_read_to_the_end() -> None:
+    async def scenario() -> Server:
+        server = Server(lambda n: b"HTTP/1.0 200 OK\r\n\r\n" + b"x" * 100_000, close_after=1)
+        async with server as uri:
+            client = Http11Client()
+            assert [await client.post(uri, [], b"{}", 5) for _ in range(2)] == [200, 200]
+            await client.close()
+        return server
+
+    assert run(scenario()).connections == 2
+
+
+def test_a_slow_receiver_fails_within_the_timeout() -> None:
+    async def scenario() -> float:
+        server = Server(lambda n: OK, delay=2.0)
+        async with server as uri:
+            client = Http11Client()
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            with pytest.raises(HttpError, match=r"no answer within 0\.3 s"):
+                await client.post(uri, [], b"{}", 0.3)
+            await client.close()
+            return loop.time() - started
+
+    assert run(scenario()) < 1.5
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"SSH-2.0-OpenSSH\r\n",
+        b"HTTP/1.1 200 OK\r\n" + b"X: y\r\n" * 101 + b"\r\n",
+        b"HTTP/1.1 2" + b"0" * 9000,
+    ],
+    ids=["not-http", "too-many-headers", "overlong-status-line"],
+)
+def test_answers_that_are_not_bounded_http_fail_cleanly(answer: bytes) -> None:
+    async def scenario() -> None:
+        async with Server(lambda n: answer) as uri:
+            client = Http11Client()
+            with pytest.raises(HttpError):
+                await client.post(uri, [], b"{}", 5)
+            await client.close()
+
+    run(scenario())
+
+
+def test_header_injection_is_refused_before_anything_is_sent() -> None:
+    async def scenario() -> Server:
+        server = Server(lambda n: OK)
+        async with server as uri:
+            client = Http11Client()
+            with pytest.raises(HttpError, match="cannot be sent"):
+                await client.post(uri, [("X-Key", "v\r\nX-Evil: 1")], b"{}", 5)
+            await client.close()
+        return server
+
+    assert run(scenario()).requests == []
+
+
+def test_an_unreachable_receiver_fails_cleanly() -> None:
+    async def scenario() -> None:
+        probe = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+        port = probe.sockets[0].getsockname()[1]
+        probe.close()
+        await probe.wait_closed()
+        client = Http11Client()
+        with pytest.raises(HttpError, match=r"ConnectionRefusedError|OSError"):
+            await client.post(f"http://127.0.0.1:{port}/", [], b"{}", 5)
+
+    run(scenario())
