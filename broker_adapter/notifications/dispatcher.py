@@ -240,9 +240,9 @@ class Dispatcher:
 
     # delivery ----------------------------------------------------------------------------------------
     async def _deliver_once(self) -> None:
-        await self._flush()
         free = _MAX_IN_FLIGHT - len(self._in_flight)
         if free <= 0:
+            await self._flush()
             return
         s = self.settings
         claims = await anyio.to_thread.run_sync(
@@ -255,6 +255,9 @@ class Dispatcher:
             task = asyncio.create_task(self._deliver(claim))
             self._sending.add(task)
             task.add_done_callback(self._sending.discard)
+        # Results are recorded after the claim, so new notifications do not wait for that transaction.
+        # A delivered item stays leased until recorded, so no claim can take it (or its successors) again.
+        await self._flush()
 
     async def _flush(self) -> None:
         if self._results:
