@@ -49,8 +49,8 @@ class Selector:
 class Compiled:
     """A stored subscription made ready for matching and rendering."""
 
-    __slots__ = ("expires", "interval", "query", "renderer", "selectors", "sub", "throttling", "triggers",
-                 "watched")  # fmt: skip
+    __slots__ = ("active", "expires", "interval", "query", "renderer", "selectors", "sub", "throttling",
+                 "triggers", "watched")  # fmt: skip
 
     def __init__(self, sub: StoredSubscription, q_terms: TermMap, notify_terms: TermMap) -> None:
         doc = sub.doc
@@ -76,6 +76,7 @@ class Compiled:
         self.throttling = doc.get("throttling")
         self.interval = doc.get("timeInterval")
         self.expires = _epoch(doc.get("expiresAt"))
+        self.active = doc.get("isActive", True)  # a changed subscription is compiled again
         self.renderer = NotificationRenderer(doc, notify_terms)
 
     @property
@@ -83,7 +84,7 @@ class Compiled:
         return self.sub.tenant, self.sub.id
 
     def live(self, now: float) -> bool:
-        return self.sub.doc.get("isActive", True) and (self.expires is None or self.expires > now)
+        return self.active and (self.expires is None or self.expires > now)
 
     def selects(self, entity: ExpandedEntity) -> bool:
         if self.selectors and not any(s.matches(entity) for s in self.selectors):
@@ -97,6 +98,8 @@ class Compiled:
             return events.entity
         attrs = events.attrs
         if self.watched is not None:
+            if events.entity is None and self.watched.isdisjoint(attrs):
+                return None  # an update that touches none of the watched attributes (the common case)
             attrs = {iri: kind for iri, kind in attrs.items() if iri in self.watched}
         kinds = set(attrs.values())
         for kind in _ATTRIBUTE_KINDS:
@@ -149,10 +152,12 @@ def events_of(before: ExpandedEntity | None, after: ExpandedEntity | None) -> Ev
 
 
 class SubscriptionIndex:
-    """The compiled subscriptions of all tenants, indexed by entity type."""
+    """The compiled subscriptions of all tenants, indexed by entity id when every selector names one (the
+    most common subscription: one entity), else by entity type; each subscription is in one index."""
 
     def __init__(self, subscriptions: list[Compiled]) -> None:
         self.all = subscriptions
+        self._by_id: dict[tuple[Tenant, str], list[Compiled]] = {}
         self._by_type: dict[tuple[Tenant, str], list[Compiled]] = {}
         self._untyped: dict[Tenant, list[Compiled]] = {}
         for c in subscriptions:
@@ -160,11 +165,16 @@ class SubscriptionIndex:
                 continue  # periodic: not triggered by changes
             if not c.selectors:
                 self._untyped.setdefault(c.sub.tenant, []).append(c)
-            for t in dict.fromkeys(s.type for s in c.selectors):
-                self._by_type.setdefault((c.sub.tenant, t), []).append(c)
+            elif all(s.id is not None for s in c.selectors):
+                for entity_id in dict.fromkeys(s.id for s in c.selectors):
+                    self._by_id.setdefault((c.sub.tenant, entity_id), []).append(c)  # type: ignore[arg-type]
+            else:
+                for t in dict.fromkeys(s.type for s in c.selectors):
+                    self._by_type.setdefault((c.sub.tenant, t), []).append(c)
 
     def candidates(self, tenant: Tenant, entity: ExpandedEntity) -> list[Compiled]:
         found: list[Compiled] = list(self._untyped.get(tenant, ()))
+        found.extend(self._by_id.get((tenant, entity["id"]), ()))
         for t in entity["type"]:
             found.extend(self._by_type.get((tenant, t), ()))
         if len(entity["type"]) > 1:

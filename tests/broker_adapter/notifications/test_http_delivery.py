@@ -98,15 +98,26 @@ def test_entity_selectors_by_id_and_pattern(ld: httpx.Client, receiver: HttpRece
     subscribe(
         ld, subscription(receiver.url + "/pattern", entities=[{"type": "Room", "idPattern": "Room:1[0-9]$"}])
     )
+    # the id matches but the type does not: nothing; an id selector beside a type selector: both select
+    subscribe(
+        ld, subscription(receiver.url + "/wrongtype", entities=[{"type": "Car", "id": "urn:ngsi-ld:Room:2"}])
+    )
+    mixed = [{"type": "Room", "id": "urn:ngsi-ld:Room:1"}, {"type": "Hall"}]
+    subscribe(ld, subscription(receiver.url + "/mixed", entities=mixed))
     for n in (1, 2, 12, 123):
         ld.post("/entities", json=room(n, temperature=n))
+    ld.post("/entities", json={"id": "urn:ngsi-ld:Hall:1", "type": "Hall", "size": _prop(1)})
 
-    wait_for(lambda: len(receiver.bodies()) >= 2)
+    wait_for(lambda: len(receiver.bodies()) >= 4)
     bodies = _quiet(receiver)
 
     assert [b["data"][0]["id"] for b in receiver.bodies("/id")] == ["urn:ngsi-ld:Room:2"]
     assert [b["data"][0]["id"] for b in receiver.bodies("/pattern")] == ["urn:ngsi-ld:Room:12"]
-    assert len(bodies) == 2
+    assert sorted(b["data"][0]["id"] for b in receiver.bodies("/mixed")) == [
+        "urn:ngsi-ld:Hall:1",
+        "urn:ngsi-ld:Room:1",
+    ]
+    assert len(bodies) == 4
 
 
 # formats ---------------------------------------------------------------------------------------------
