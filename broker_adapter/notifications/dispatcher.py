@@ -240,14 +240,17 @@ class Dispatcher:
 
     # delivery ----------------------------------------------------------------------------------------
     async def _deliver_once(self) -> None:
+        """Record the finished deliveries and claim new ones in one store call (one write transaction
+        in SQLite, where every notifier transaction waits its turn after the API's writer)."""
         free = _MAX_IN_FLIGHT - len(self._in_flight)
         if free <= 0:
             await self._flush()
             return
         s = self.settings
+        results, self._results = self._results, []
         claims = await anyio.to_thread.run_sync(
-            self.store.claim, self.owner, time.time(), s.notify_lease_seconds, free, s.notify_batch,
-            set(self._in_flight),
+            self.store.record_and_claim, results, self.owner, time.time(), s.notify_lease_seconds, free,
+            s.notify_batch, set(self._in_flight),
         )  # fmt: skip
         for claim in claims:
             key = (claim.tenant, claim.sub_id)
@@ -255,9 +258,6 @@ class Dispatcher:
             task = asyncio.create_task(self._deliver(claim))
             self._sending.add(task)
             task.add_done_callback(self._sending.discard)
-        # Results are recorded after the claim, so new notifications do not wait for that transaction.
-        # A delivered item stays leased until recorded, so no claim can take it (or its successors) again.
-        await self._flush()
 
     async def _flush(self) -> None:
         if self._results:

@@ -153,3 +153,16 @@ class NotifyStore(Protocol):
     def record(self, deliveries: list[Delivery]) -> None:
         """Delete what was sent, schedule the retry of what failed, release the rest; count on the
         subscription (timesSent, timesFailed, lastNotification, lastSuccess, lastFailure)."""
+
+    def record_and_claim(
+        self,
+        deliveries: list[Delivery],
+        owner: str,
+        now: float,
+        seconds: float,
+        max_subs: int,
+        per_sub: int,
+        skip: set[tuple[Tenant, str]],
+    ) -> list[Claim]:
+        """record(deliveries), then claim(...): in one transaction where the store can, since each
+        write transaction of the notifier waits for the API's writer."""

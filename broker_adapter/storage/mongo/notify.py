@@ -439,6 +439,20 @@ class MongoNotifyStore:
                 claims.append(Claim(doc["tenant"], doc["id"], decode_json(doc["doc"]), items, now + seconds))
         return claims
 
+    def record_and_claim(
+        self,
+        deliveries: list[Delivery],
+        owner: str,
+        now: float,
+        seconds: float,
+        max_subs: int,
+        per_sub: int,
+        skip: set[tuple[Tenant, str]],
+    ) -> list[Claim]:
+        """Two steps here: MongoDB writers do not queue for one lock, and claims are per-document."""
+        self.record(deliveries)
+        return self.claim(owner, now, seconds, max_subs, per_sub, skip)
+
     def record(self, deliveries: list[Delivery]) -> None:
         if not deliveries:
             return

@@ -312,86 +312,115 @@ class SqliteNotifyStore:
         per_sub: int,
         skip: set[tuple[Tenant, str]],
     ) -> list[Claim]:
+        return self.record_and_claim([], owner, now, seconds, max_subs, per_sub, skip)
+
+    def record_and_claim(
+        self,
+        deliveries: list[Delivery],
+        owner: str,
+        now: float,
+        seconds: float,
+        max_subs: int,
+        per_sub: int,
+        skip: set[tuple[Tenant, str]],
+    ) -> list[Claim]:
         ready = self.store._read(
             "SELECT 1 FROM notify_outbox WHERE next_at <= ?"
             " AND (lease_until IS NULL OR lease_until < ?) LIMIT 1",
             (now, now),
         )
-        if not ready:
+        if not ready and not deliveries:
             return []
-        claims: list[Claim] = []
         with _relaxed(self.store), self.store._write() as conn:
-            heads = conn.execute(
-                "SELECT o.tenant, o.sub_id, s.doc FROM notify_outbox o"
-                " JOIN subscriptions s ON s.tenant = o.tenant AND s.id = o.sub_id"
-                " WHERE o.id IN (SELECT min(id) FROM notify_outbox GROUP BY tenant, sub_id)"
-                " AND o.next_at <= ? AND (o.lease_until IS NULL OR o.lease_until < ?)"
-                " AND s.active = 1 AND (s.expires IS NULL OR s.expires > ?)"
-                " ORDER BY o.id LIMIT ?",
-                (now, now, now, max_subs + len(skip)),
-            ).fetchall()
-            until = now + seconds
-            for tenant, sub_id, doc in heads:
-                if (tenant, sub_id) in skip:
-                    continue
-                items = [
-                    Pending(i, body, orjson.loads(headers), attempts)
-                    for i, body, headers, attempts in conn.execute(
-                        "SELECT id, body, headers, attempts FROM notify_outbox"
-                        " WHERE tenant = ? AND sub_id = ?"
-                        " ORDER BY id LIMIT ?",
-                        (tenant, sub_id, per_sub),
-                    )
-                ]
-                conn.executemany(
-                    "UPDATE notify_outbox SET lease_owner = ?, lease_until = ? WHERE id = ?",
-                    [(owner, until, item.id) for item in items],
+            self._record_in(conn, deliveries)
+            return self._claim_in(conn, owner, now, seconds, max_subs, per_sub, skip) if ready else []
+
+    @staticmethod
+    def _claim_in(
+        conn: sqlite3.Connection,
+        owner: str,
+        now: float,
+        seconds: float,
+        max_subs: int,
+        per_sub: int,
+        skip: set[tuple[Tenant, str]],
+    ) -> list[Claim]:
+        claims: list[Claim] = []
+        heads = conn.execute(
+            "SELECT o.tenant, o.sub_id, s.doc FROM notify_outbox o"
+            " JOIN subscriptions s ON s.tenant = o.tenant AND s.id = o.sub_id"
+            " WHERE o.id IN (SELECT min(id) FROM notify_outbox GROUP BY tenant, sub_id)"
+            " AND o.next_at <= ? AND (o.lease_until IS NULL OR o.lease_until < ?)"
+            " AND s.active = 1 AND (s.expires IS NULL OR s.expires > ?)"
+            " ORDER BY o.id LIMIT ?",
+            (now, now, now, max_subs + len(skip)),
+        ).fetchall()
+        until = now + seconds
+        for tenant, sub_id, doc in heads:
+            if (tenant, sub_id) in skip:
+                continue
+            items = [
+                Pending(i, body, orjson.loads(headers), attempts)
+                for i, body, headers, attempts in conn.execute(
+                    "SELECT id, body, headers, attempts FROM notify_outbox"
+                    " WHERE tenant = ? AND sub_id = ?"
+                    " ORDER BY id LIMIT ?",
+                    (tenant, sub_id, per_sub),
                 )
-                claims.append(Claim(tenant, sub_id, orjson.loads(doc), items, until))
-                if len(claims) >= max_subs:
-                    break
+            ]
+            conn.executemany(
+                "UPDATE notify_outbox SET lease_owner = ?, lease_until = ? WHERE id = ?",
+                [(owner, until, item.id) for item in items],
+            )
+            claims.append(Claim(tenant, sub_id, orjson.loads(doc), items, until))
+            if len(claims) >= max_subs:
+                break
         return claims
 
     def record(self, deliveries: list[Delivery]) -> None:
         if not deliveries:
             return
         with _relaxed(self.store), self.store._write() as conn:
-            for d in deliveries:
-                items = d.claim.items
-                done = [(item.id,) for item in items[: d.sent]]
-                if done:
-                    conn.executemany("DELETE FROM notify_outbox WHERE id = ?", done)
-                rest = items[d.sent :]
-                if d.failed and rest:
-                    conn.execute(
-                        "UPDATE notify_outbox SET attempts = attempts + 1, next_at = ?, lease_owner = NULL,"
-                        " lease_until = NULL WHERE id = ?",
-                        (d.retry_at, rest[0].id),
-                    )
-                    rest = rest[1:]
-                if rest:
-                    conn.executemany(
-                        "UPDATE notify_outbox SET lease_owner = NULL, lease_until = NULL WHERE id = ?",
-                        [(item.id,) for item in rest],
-                    )
-                attempts = d.sent + int(d.failed)
-                if attempts:
-                    conn.execute(
-                        "UPDATE subscriptions SET times_sent = times_sent + ?,"
-                        " times_failed = times_failed + ?,"
-                        " last_notification = ?,"
-                        " last_success = CASE WHEN ? THEN ? ELSE last_success END,"
-                        " last_failure = CASE WHEN ? THEN ? ELSE last_failure END"
-                        " WHERE tenant = ? AND id = ?",
-                        (
-                            attempts,
-                            int(d.failed),
-                            d.at,
-                            d.sent > 0,
-                            d.at,
-                            d.failed,
-                            d.at,
-                            d.claim.tenant,
-                            d.claim.sub_id,
-                        ),
-                    )
+            self._record_in(conn, deliveries)
+
+    @staticmethod
+    def _record_in(conn: sqlite3.Connection, deliveries: list[Delivery]) -> None:
+        for d in deliveries:
+            items = d.claim.items
+            done = [(item.id,) for item in items[: d.sent]]
+            if done:
+                conn.executemany("DELETE FROM notify_outbox WHERE id = ?", done)
+            rest = items[d.sent :]
+            if d.failed and rest:
+                conn.execute(
+                    "UPDATE notify_outbox SET attempts = attempts + 1, next_at = ?, lease_owner = NULL,"
+                    " lease_until = NULL WHERE id = ?",
+                    (d.retry_at, rest[0].id),
+                )
+                rest = rest[1:]
+            if rest:
+                conn.executemany(
+                    "UPDATE notify_outbox SET lease_owner = NULL, lease_until = NULL WHERE id = ?",
+                    [(item.id,) for item in rest],
+                )
+            attempts = d.sent + int(d.failed)
+            if attempts:
+                conn.execute(
+                    "UPDATE subscriptions SET times_sent = times_sent + ?,"
+                    " times_failed = times_failed + ?,"
+                    " last_notification = ?,"
+                    " last_success = CASE WHEN ? THEN ? ELSE last_success END,"
+                    " last_failure = CASE WHEN ? THEN ? ELSE last_failure END"
+                    " WHERE tenant = ? AND id = ?",
+                    (
+                        attempts,
+                        int(d.failed),
+                        d.at,
+                        d.sent > 0,
+                        d.at,
+                        d.failed,
+                        d.at,
+                        d.claim.tenant,
+                        d.claim.sub_id,
+                    ),
+                )
