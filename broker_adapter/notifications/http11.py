@@ -16,6 +16,7 @@ protocol is at-least-once, so a rare duplicate is allowed while a lost notificat
 from __future__ import annotations
 
 import asyncio
+import os
 import ssl
 from collections.abc import Iterable
 from functools import lru_cache
@@ -230,8 +231,13 @@ async def _drain_chunks(reader: asyncio.StreamReader) -> bool:
 
 
 def _tls_context() -> ssl.SSLContext:
+    """Verifying TLS: the CA file or directory named by SSL_CERT_FILE / SSL_CERT_DIR (the OpenSSL names,
+    for a municipality's own CA), else the certifi bundle, else the system's."""
+    cafile, capath = os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
+    if cafile or capath:
+        return ssl.create_default_context(cafile=cafile or None, capath=capath or None)
     try:
-        import certifi  # the CA bundle httpx used before: the same receivers verify
+        import certifi
 
         return ssl.create_default_context(cafile=certifi.where())
     except ImportError:

@@ -4,7 +4,11 @@ request with scripted bytes, so framing, keep-alive, stale connections and bound
 from __future__ import annotations
 
 import asyncio
+import datetime
+import ipaddress
+import ssl
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -200,3 +204,71 @@ def test_an_unreachable_receiver_fails_cleanly() -> None:
             await client.post(f"http://127.0.0.1:{port}/", [], b"{}", 5)
 
     run(scenario())
+
+
+def _certificates(folder: Path) -> tuple[Path, Path, Path]:
+    """A CA and a server certificate for 127.0.0.1 signed by it: (ca.pem, server.pem, server.key)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    def name(cn: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    now = datetime.datetime.now(datetime.UTC)
+    loopback = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = (
+        x509.CertificateBuilder().subject_name(name("Verbund test CA")).issuer_name(name("Verbund test CA"))
+        .public_key(ca_key.public_key()).serial_number(1).not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )  # fmt: skip
+    server = (
+        x509.CertificateBuilder().subject_name(name("127.0.0.1")).issuer_name(ca.subject)
+        .public_key(key.public_key()).serial_number(2).not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(loopback, critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )  # fmt: skip
+    paths = folder / "ca.pem", folder / "server.pem", folder / "server.key"
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(server.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return paths
+
+
+def test_https_verifies_the_receiver_against_the_configured_ca(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ca, cert, key = _certificates(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+
+    async def post() -> tuple[int | str, list[bytes]]:
+        server = Server(lambda n: OK)
+        listener = await asyncio.start_server(server._serve, "127.0.0.1", 0, ssl=context)
+        port = listener.sockets[0].getsockname()[1]
+        client = Http11Client()
+        try:
+            return await client.post(f"https://127.0.0.1:{port}/n", [], b"{}", 5), server.requests
+        except HttpError as exc:
+            return str(exc), server.requests
+        finally:
+            await client.close()
+            listener.close()
+
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    refused, nothing = run(post())  # a CA nobody configured: not trusted
+    assert "CERTIFICATE_VERIFY_FAILED" in str(refused) and nothing == []
+
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca))
+    status, received = run(post())
+    assert status == 204 and len(received) == 1 and received[0].startswith(b"POST /n HTTP/1.1\r\n")
