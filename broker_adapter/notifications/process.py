@@ -34,7 +34,7 @@ WORKER_THREADS = 4  # the notifier's store threads (and so SQLite connections)
 class NotifierProcess:
     """Parent side: start the child, wake it on changes, watch and restart it, stop it.
 
-    A plain subprocess (`python -m broker_adapter.notifications.process`), not multiprocessing: the
+    A plain subprocess (`python -m broker_adapter.notifications.child`), not multiprocessing: the
     spawn start method also starts a resource-tracker process (some 15 MB) that nothing here needs.
     The settings go to the child pickled on its stdin; the read end of the wake pipe is inherited."""
 
@@ -50,7 +50,7 @@ class NotifierProcess:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [_PACKAGE_ROOT, env.get("PYTHONPATH")]))
         try:
             self._process = subprocess.Popen(
-                [sys.executable, "-m", __spec__.name, str(os.getpid()), str(reader)],
+                [sys.executable, "-m", "broker_adapter.notifications.child", str(os.getpid()), str(reader)],
                 stdin=subprocess.PIPE,
                 pass_fds=(reader,),
                 env=env,
@@ -157,7 +157,3 @@ async def _serve(settings: Settings, fd: int, parent: int) -> None:
     finally:
         await dispatcher.stop()
         store.close()
-
-
-if __name__ == "__main__":  # started by NotifierProcess.start: parent pid, wake fd; settings on stdin
-    run_child(pickle.loads(sys.stdin.buffer.read()), int(sys.argv[2]), int(sys.argv[1]))

@@ -96,7 +96,7 @@ def _notifier_pid(broker: BrokerProcess) -> int:
     """The broker's notifier child process (matching and sending run there by default)."""
     assert broker.proc is not None
     children = Path(f"/proc/{broker.proc.pid}/task/{broker.proc.pid}/children").read_text().split()
-    marker = b"broker_adapter.notifications.process"
+    marker = b"broker_adapter.notifications.child"
     spawned = [pid for pid in children if marker in Path(f"/proc/{pid}/cmdline").read_bytes()]
     assert len(spawned) == 1, f"expected one notifier child, found {spawned} among {children}"
     return int(spawned[0])
