@@ -286,10 +286,11 @@ class Dispatcher:
                     self.policy.check(uri, claim.tenant)
                 else:
                     await anyio.to_thread.run_sync(self.policy.check, uri, claim.tenant)
+                check_peer = self.policy.peer_check(uri, claim.tenant)
                 for item in claim.items:
                     if time.time() + self.settings.notify_timeout > claim.lease_until:
                         break  # do not outlive the lease: another replica may take over then
-                    await sender.send(claim.tenant, endpoint, item.body, item.headers)
+                    await sender.send(claim.tenant, endpoint, item.body, item.headers, check_peer)
                     sent += 1
         except (DeliveryFailed, EndpointRefused) as exc:
             failed = True

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import os
 import ssl
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from urllib.parse import urlsplit
 
@@ -39,12 +39,13 @@ class _Stale(HttpError):
     """A reused connection was closed by the server before any byte of the answer."""
 
 
-Origin = tuple[str, str, int]  # scheme, host, port
+Origin = tuple[str, str, int, bool]  # scheme, host, port, peer address checked
 
 
 @lru_cache(maxsize=4096)
-def _target(uri: str) -> tuple[Origin, bytes]:
-    """(origin, the request line and Host header) of an http(s) URI."""
+def _target(uri: str, checked: bool) -> tuple[Origin, bytes]:
+    """(origin, the request line and Host header) of an http(s) URI; connections are pooled by origin
+    and by whether their peer address was checked."""
     parts = urlsplit(uri)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise HttpError(f"not an http(s) URI: {uri}")
@@ -61,7 +62,7 @@ def _target(uri: str) -> tuple[Origin, bytes]:
     head = f"POST {path} HTTP/1.1\r\nHost: {authority}\r\n"
     if not _printable(head):
         raise HttpError(f"the URI has characters a request line cannot carry: {uri!r}")
-    return (parts.scheme, parts.hostname, port), head.encode("ascii")
+    return (parts.scheme, parts.hostname, port, checked), head.encode("ascii")
 
 
 def _printable(text: str) -> bool:
@@ -98,9 +99,18 @@ class Http11Client:
         self._idle: dict[Origin, list[_Connection]] = {}
         self._tls: ssl.SSLContext | None = None
 
-    async def post(self, uri: str, headers: Iterable[tuple[str, str]], body: bytes, timeout: float) -> int:
-        """POST and return the final status code; raises HttpError."""
-        origin, head = _target(uri)
+    async def post(
+        self,
+        uri: str,
+        headers: Iterable[tuple[str, str]],
+        body: bytes,
+        timeout: float,
+        check_peer: Callable[[str], None] | None = None,
+    ) -> int:
+        """POST and return the final status code; raises HttpError. `check_peer` sees the IP address of
+        every new connection before anything is sent on it (its exception propagates, nothing is sent);
+        connections opened without a check are never reused for a request that has one."""
+        origin, head = _target(uri, check_peer is not None)
         request = encode_request(head, headers, body)
         try:
             async with asyncio.timeout(timeout):
@@ -110,7 +120,7 @@ class Http11Client:
                         return await self._exchange(origin, connection, request)
                     except _Stale:
                         pass  # the server closed it while idle: once more on a new connection
-                return await self._exchange(origin, await self._open(origin), request)
+                return await self._exchange(origin, await self._open(origin, check_peer), request)
         except TimeoutError as exc:
             raise HttpError(f"no answer within {timeout:g} s") from exc
         except (OSError, EOFError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
@@ -132,8 +142,8 @@ class Http11Client:
             connection.close()
         return None
 
-    async def _open(self, origin: Origin) -> _Connection:
-        scheme, host, port = origin
+    async def _open(self, origin: Origin, check_peer: Callable[[str], None] | None) -> _Connection:
+        scheme, host, port, _ = origin
         tls = None
         if scheme == "https":
             if self._tls is None:
@@ -142,6 +152,12 @@ class Http11Client:
         reader, writer = await asyncio.open_connection(
             host, port, ssl=tls, server_hostname=host if tls else None, limit=_LINE_LIMIT
         )
+        if check_peer is not None:
+            try:
+                check_peer(writer.get_extra_info("peername")[0])
+            except BaseException:
+                writer.close()
+                raise
         return _Connection(reader, writer)
 
     async def _exchange(self, origin: Origin, connection: _Connection, request: bytes) -> int:

@@ -5,11 +5,15 @@ reserved or unspecified address is refused, so a subscription cannot make the br
 network it runs in. Operators allow specific hosts, IPs or networks (`notify_allowed_hosts`, e.g.
 "127.0.0.1,10.0.5.0/24,catalog.internal") and exempt the platform's own tenants
 (`notify_trusted_tenants`). The check runs when a subscription is written (a clear 400) and again before
-each delivery, because DNS answers change.
+each delivery, because DNS answers change; an HTTP delivery also checks the address it actually connected
+to (`peer_check`), so a DNS answer that changed between the check and the connection cannot sneak through.
 """
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Callable
+from functools import partial
 from urllib.parse import urlsplit
 
 from broker_adapter.access.egress import AddressPolicy, IpAddress, resolve
@@ -54,6 +58,28 @@ class EndpointPolicy:
                     "or otherwise internal address; notifications are not sent there (the operator can "
                     "allow it with VERBUND_NOTIFY_ALLOWED_HOSTS)"
                 )
+
+    def peer_check(self, uri: str, tenant: Tenant) -> Callable[[str], None] | None:
+        """What a delivery to `uri` must check of the address it connects to; None when the tenant, the
+        URL or the host name is allowed as such (any address is then fine)."""
+        if tenant in self._trusted or uri in self._trusted_urls:
+            return None
+        host = (urlsplit(uri).hostname or "").lower()
+        if self._addresses_policy.host_allowed(host):
+            return None
+        return partial(self._check_peer, host)
+
+    def _check_peer(self, host: str, address: str) -> None:
+        policy = self._addresses_policy
+        try:
+            allowed = policy.address_allowed(ipaddress.ip_address(address.split("%", 1)[0]))
+        except ValueError:
+            allowed = False
+        if not allowed:
+            raise EndpointRefused(
+                f"notification.endpoint.uri: {host} connected to {address}, a loopback, private or otherwise"
+                " internal address (its DNS answer changed since the check); nothing was sent"
+            )
 
     @staticmethod
     def _addresses(host: str) -> list[IpAddress]:

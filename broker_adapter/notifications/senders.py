@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -53,12 +53,22 @@ class HttpSender:
         self.client = Http11Client()
 
     async def send(
-        self, tenant: Tenant, endpoint: Mapping[str, Any], body: bytes, headers: Mapping[str, str]
+        self,
+        tenant: Tenant,
+        endpoint: Mapping[str, Any],
+        body: bytes,
+        headers: Mapping[str, str],
+        check_peer: Callable[[str], None] | None = None,
     ) -> None:
+        """`check_peer`: the SSRF policy's look at the address each new connection reached."""
         uri = endpoint["uri"]
         try:
             status = await self.client.post(
-                uri, _headers(endpoint, headers, tenant).items(), body, _timeout(endpoint, self.timeout)
+                uri,
+                _headers(endpoint, headers, tenant).items(),
+                body,
+                _timeout(endpoint, self.timeout),
+                check_peer,
             )
         except HttpError as exc:
             raise DeliveryFailed(f"{uri}: {exc}") from exc
@@ -133,8 +143,14 @@ class MqttSender:
         self._lock = threading.Lock()
 
     async def send(
-        self, tenant: Tenant, endpoint: Mapping[str, Any], body: bytes, headers: Mapping[str, str]
+        self,
+        tenant: Tenant,
+        endpoint: Mapping[str, Any],
+        body: bytes,
+        headers: Mapping[str, str],
+        check_peer: Callable[[str], None] | None = None,
     ) -> None:
+        """`check_peer` is not applied: paho connects by itself (the endpoint was checked before)."""
         metadata = orjson.dumps(_headers(endpoint, headers, tenant))
         payload = b'{"metadata":' + metadata + b',"body":' + body + b"}"
         await anyio.to_thread.run_sync(self._publish, endpoint, payload)

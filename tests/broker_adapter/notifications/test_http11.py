@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from broker_adapter.notifications.http11 import Http11Client, HttpError
+from broker_adapter.notifications.policy import EndpointPolicy, EndpointRefused
 
 Answer = Callable[[int], bytes | None]  # request number (per connection) -> raw answer, None: close
 
@@ -272,3 +273,38 @@ def test_https_verifies_the_receiver_against_the_configured_ca(
     monkeypatch.setenv("SSL_CERT_FILE", str(ca))
     status, received = run(post())
     assert status == 204 and len(received) == 1 and received[0].startswith(b"POST /n HTTP/1.1\r\n")
+
+
+def test_a_refused_peer_address_gets_nothing_and_checked_requests_never_reuse_unchecked_connections() -> None:
+    seen: list[str] = []
+
+    def refuse(address: str) -> None:
+        seen.append(address)
+        raise EndpointRefused(f"{address} is internal")
+
+    async def scenario() -> Server:
+        server = Server(lambda n: OK)
+        async with server as uri:
+            client = Http11Client()
+            assert await client.post(uri, [], b"unchecked", 5) == 204  # leaves an idle connection
+            with pytest.raises(EndpointRefused):
+                await client.post(uri, [], b"checked", 5, check_peer=refuse)
+            await client.close()
+        return server
+
+    server = run(scenario())
+    assert seen == ["127.0.0.1"]  # a new connection was opened and checked, the idle one not used
+    assert [r.rsplit(b"\r\n\r\n", 1)[1] for r in server.requests] == [b"unchecked"]
+
+
+def test_the_policy_checks_the_connected_address_unless_the_host_or_tenant_is_allowed() -> None:
+    policy = EndpointPolicy(allowed_hosts="receiver.internal,10.0.5.0/24", trusted_tenants="platform")
+    check = policy.peer_check("https://receiver.example/n", "kusel")
+    assert check is not None
+    check("93.184.216.34")  # public: fine
+    check("10.0.5.7")  # an allowed network: fine
+    for internal in ("127.0.0.1", "10.1.0.1", "169.254.169.254", "::1", "fe80::1%eth0"):
+        with pytest.raises(EndpointRefused, match="connected to"):
+            check(internal)
+    assert policy.peer_check("https://receiver.internal/n", "kusel") is None  # allowed by name
+    assert policy.peer_check("https://receiver.example/n", "platform") is None  # a trusted tenant
