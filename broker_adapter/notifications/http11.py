@@ -20,7 +20,7 @@ import os
 import ssl
 from collections.abc import Callable, Iterable
 from functools import lru_cache
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from broker_adapter.ngsild.subscriptions import valid_header
 
@@ -29,6 +29,7 @@ _MAX_HEADERS = 100
 _MAX_BODY = 1024 * 1024
 _IDLE_PER_ORIGIN = 64
 _NO_BODY = frozenset({204, 304})
+_URI_SAFE = "/%:@!$&'()*+,;=-._~"  # RFC 3986 characters a path keeps as they are
 
 
 class HttpError(Exception):
@@ -53,16 +54,20 @@ def _target(uri: str, checked: bool) -> tuple[Origin, bytes]:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError as exc:
         raise HttpError(f"invalid port in {uri}") from exc
-    path = parts.path or "/"
+    path = quote(parts.path or "/", safe=_URI_SAFE)  # an IRI's other characters, percent-encoded
     if parts.query:
-        path += "?" + parts.query
-    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+        path += "?" + quote(parts.query, safe=_URI_SAFE + "?")
+    try:
+        name = parts.hostname.encode("idna").decode("ascii")  # e.g. a Umlaut in a town's host name
+    except UnicodeError as exc:
+        raise HttpError(f"invalid host name in {uri}") from exc
+    host = name if ":" not in name else f"[{name}]"
     default = (parts.scheme, port) in (("http", 80), ("https", 443))
     authority = host if default else f"{host}:{port}"
     head = f"POST {path} HTTP/1.1\r\nHost: {authority}\r\n"
     if not _printable(head):
         raise HttpError(f"the URI has characters a request line cannot carry: {uri!r}")
-    return (parts.scheme, parts.hostname, port, checked), head.encode("ascii")
+    return (parts.scheme, name, port, checked), head.encode("ascii")
 
 
 def _printable(text: str) -> bool:

@@ -308,3 +308,24 @@ def test_the_policy_checks_the_connected_address_unless_the_host_or_tenant_is_al
             check(internal)
     assert policy.peer_check("https://receiver.internal/n", "kusel") is None  # allowed by name
     assert policy.peer_check("https://receiver.example/n", "platform") is None  # a trusted tenant
+
+
+def test_an_iri_path_is_sent_percent_encoded() -> None:
+    async def scenario() -> Server:
+        server = Server(lambda n: OK)
+        async with server as uri:
+            client = Http11Client()
+            base = uri.split("/notify")[0]
+            assert (
+                await client.post(
+                    f"{base}/pegel/Mühlheim an der Mosel?stadt=Bitburg-Prüm&x=%41", [], b"{}", 5
+                )
+                == 204
+            )
+            await client.close()
+        return server
+
+    first_line = run(scenario()).requests[0].split(b"\r\n", 1)[0]
+    assert (
+        first_line == b"POST /pegel/M%C3%BChlheim%20an%20der%20Mosel?stadt=Bitburg-Pr%C3%BCm&x=%41 HTTP/1.1"
+    )
