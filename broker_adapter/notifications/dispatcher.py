@@ -249,8 +249,8 @@ class Dispatcher:
         s = self.settings
         results, self._results = self._results, []
         claims = await anyio.to_thread.run_sync(
-            self.store.record_and_claim, results, self.owner, time.time(), s.notify_lease_seconds, free,
-            s.notify_batch, set(self._in_flight),
+            self.store.claim, self.owner, time.time(), s.notify_lease_seconds, free, s.notify_batch,
+            set(self._in_flight), results,
         )  # fmt: skip
         for claim in claims:
             key = (claim.tenant, claim.sub_id)

@@ -43,16 +43,11 @@ class EndpointPolicy:
 
     def check(self, uri: str, tenant: Tenant) -> None:
         """Raise EndpointRefused unless `tenant` may send notifications to `uri` (may resolve DNS)."""
-        if tenant in self._trusted or uri in self._trusted_urls:
-            return
-        host = (urlsplit(uri).hostname or "").lower()
-        if not host:
-            raise EndpointRefused(f"notification.endpoint.uri: {uri} names no host")
-        policy = self._addresses_policy
-        if policy.host_allowed(host):
+        host = self._host_to_check(uri, tenant)
+        if host is None:
             return
         for address in self._addresses(host):
-            if not policy.address_allowed(address):
+            if not self._addresses_policy.address_allowed(address):
                 raise EndpointRefused(
                     f"notification.endpoint.uri: {host} is (or resolves to) {address}, a loopback, private "
                     "or otherwise internal address; notifications are not sent there (the operator can "
@@ -62,12 +57,17 @@ class EndpointPolicy:
     def peer_check(self, uri: str, tenant: Tenant) -> Callable[[str], None] | None:
         """What a delivery to `uri` must check of the address it connects to; None when the tenant, the
         URL or the host name is allowed as such (any address is then fine)."""
+        host = self._host_to_check(uri, tenant)
+        return None if host is None else partial(self._check_peer, host)
+
+    def _host_to_check(self, uri: str, tenant: Tenant) -> str | None:
+        """The host whose addresses decide; None when the tenant, the URL or the host name is allowed."""
         if tenant in self._trusted or uri in self._trusted_urls:
             return None
         host = (urlsplit(uri).hostname or "").lower()
-        if self._addresses_policy.host_allowed(host):
-            return None
-        return partial(self._check_peer, host)
+        if not host:
+            raise EndpointRefused(f"notification.endpoint.uri: {uri} names no host")
+        return None if self._addresses_policy.host_allowed(host) else host
 
     def _check_peer(self, host: str, address: str) -> None:
         policy = self._addresses_policy

@@ -16,6 +16,7 @@ Delivery is at-least-once and never on the write path:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -148,21 +149,12 @@ class NotifyStore(Protocol):
         max_subs: int,
         per_sub: int,
         skip: set[tuple[Tenant, str]],
-    ) -> list[Claim]: ...
+        record: Sequence[Delivery] = (),
+    ) -> list[Claim]:
+        """Lease the next notifications of up to max_subs subscriptions (not those in skip). `record`:
+        deliveries to record() first, in the same transaction where the store can, since each write
+        transaction of the notifier waits for the API's writer."""
 
-    def record(self, deliveries: list[Delivery]) -> None:
+    def record(self, deliveries: Sequence[Delivery]) -> None:
         """Delete what was sent, schedule the retry of what failed, release the rest; count on the
         subscription (timesSent, timesFailed, lastNotification, lastSuccess, lastFailure)."""
-
-    def record_and_claim(
-        self,
-        deliveries: list[Delivery],
-        owner: str,
-        now: float,
-        seconds: float,
-        max_subs: int,
-        per_sub: int,
-        skip: set[tuple[Tenant, str]],
-    ) -> list[Claim]:
-        """record(deliveries), then claim(...): in one transaction where the store can, since each
-        write transaction of the notifier waits for the API's writer."""

@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -387,7 +387,10 @@ class MongoNotifyStore:
         max_subs: int,
         per_sub: int,
         skip: set[tuple[Tenant, str]],
+        record: Sequence[Delivery] = (),
     ) -> list[Claim]:
+        # Recorded first, in a step of its own: MongoDB writers do not queue for one lock.
+        self.record(record)
         subs, outbox = self.meta.subscriptions, self.meta.notify_outbox
         claims: list[Claim] = []
         ready: dict[str, Any] = {
@@ -439,21 +442,7 @@ class MongoNotifyStore:
                 claims.append(Claim(doc["tenant"], doc["id"], decode_json(doc["doc"]), items, now + seconds))
         return claims
 
-    def record_and_claim(
-        self,
-        deliveries: list[Delivery],
-        owner: str,
-        now: float,
-        seconds: float,
-        max_subs: int,
-        per_sub: int,
-        skip: set[tuple[Tenant, str]],
-    ) -> list[Claim]:
-        """Two steps here: MongoDB writers do not queue for one lock, and claims are per-document."""
-        self.record(deliveries)
-        return self.claim(owner, now, seconds, max_subs, per_sub, skip)
-
-    def record(self, deliveries: list[Delivery]) -> None:
+    def record(self, deliveries: Sequence[Delivery]) -> None:
         if not deliveries:
             return
 

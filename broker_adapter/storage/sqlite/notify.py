@@ -311,80 +311,59 @@ class SqliteNotifyStore:
         max_subs: int,
         per_sub: int,
         skip: set[tuple[Tenant, str]],
-    ) -> list[Claim]:
-        return self.record_and_claim([], owner, now, seconds, max_subs, per_sub, skip)
-
-    def record_and_claim(
-        self,
-        deliveries: list[Delivery],
-        owner: str,
-        now: float,
-        seconds: float,
-        max_subs: int,
-        per_sub: int,
-        skip: set[tuple[Tenant, str]],
+        record: Sequence[Delivery] = (),
     ) -> list[Claim]:
         ready = self.store._read(
             "SELECT 1 FROM notify_outbox WHERE next_at <= ?"
             " AND (lease_until IS NULL OR lease_until < ?) LIMIT 1",
             (now, now),
         )
-        if not ready and not deliveries:
+        if not ready and not record:
             return []
         with _relaxed(self.store), self.store._write() as conn:
-            self._record_in(conn, deliveries)
-            return self._claim_in(conn, owner, now, seconds, max_subs, per_sub, skip) if ready else []
-
-    @staticmethod
-    def _claim_in(
-        conn: sqlite3.Connection,
-        owner: str,
-        now: float,
-        seconds: float,
-        max_subs: int,
-        per_sub: int,
-        skip: set[tuple[Tenant, str]],
-    ) -> list[Claim]:
-        claims: list[Claim] = []
-        heads = conn.execute(
-            "SELECT o.tenant, o.sub_id, s.doc FROM notify_outbox o"
-            " JOIN subscriptions s ON s.tenant = o.tenant AND s.id = o.sub_id"
-            " WHERE o.id IN (SELECT min(id) FROM notify_outbox GROUP BY tenant, sub_id)"
-            " AND o.next_at <= ? AND (o.lease_until IS NULL OR o.lease_until < ?)"
-            " AND s.active = 1 AND (s.expires IS NULL OR s.expires > ?)"
-            " ORDER BY o.id LIMIT ?",
-            (now, now, now, max_subs + len(skip)),
-        ).fetchall()
-        until = now + seconds
-        for tenant, sub_id, doc in heads:
-            if (tenant, sub_id) in skip:
-                continue
-            items = [
-                Pending(i, body, orjson.loads(headers), attempts)
-                for i, body, headers, attempts in conn.execute(
-                    "SELECT id, body, headers, attempts FROM notify_outbox"
-                    " WHERE tenant = ? AND sub_id = ?"
-                    " ORDER BY id LIMIT ?",
-                    (tenant, sub_id, per_sub),
+            self._record_in(conn, record)
+            if not ready:
+                return []
+            claims: list[Claim] = []
+            heads = conn.execute(
+                "SELECT o.tenant, o.sub_id, s.doc FROM notify_outbox o"
+                " JOIN subscriptions s ON s.tenant = o.tenant AND s.id = o.sub_id"
+                " WHERE o.id IN (SELECT min(id) FROM notify_outbox GROUP BY tenant, sub_id)"
+                " AND o.next_at <= ? AND (o.lease_until IS NULL OR o.lease_until < ?)"
+                " AND s.active = 1 AND (s.expires IS NULL OR s.expires > ?)"
+                " ORDER BY o.id LIMIT ?",
+                (now, now, now, max_subs + len(skip)),
+            ).fetchall()
+            until = now + seconds
+            for tenant, sub_id, doc in heads:
+                if (tenant, sub_id) in skip:
+                    continue
+                items = [
+                    Pending(i, body, orjson.loads(headers), attempts)
+                    for i, body, headers, attempts in conn.execute(
+                        "SELECT id, body, headers, attempts FROM notify_outbox"
+                        " WHERE tenant = ? AND sub_id = ?"
+                        " ORDER BY id LIMIT ?",
+                        (tenant, sub_id, per_sub),
+                    )
+                ]
+                conn.executemany(
+                    "UPDATE notify_outbox SET lease_owner = ?, lease_until = ? WHERE id = ?",
+                    [(owner, until, item.id) for item in items],
                 )
-            ]
-            conn.executemany(
-                "UPDATE notify_outbox SET lease_owner = ?, lease_until = ? WHERE id = ?",
-                [(owner, until, item.id) for item in items],
-            )
-            claims.append(Claim(tenant, sub_id, orjson.loads(doc), items, until))
-            if len(claims) >= max_subs:
-                break
-        return claims
+                claims.append(Claim(tenant, sub_id, orjson.loads(doc), items, until))
+                if len(claims) >= max_subs:
+                    break
+            return claims
 
-    def record(self, deliveries: list[Delivery]) -> None:
+    def record(self, deliveries: Sequence[Delivery]) -> None:
         if not deliveries:
             return
         with _relaxed(self.store), self.store._write() as conn:
             self._record_in(conn, deliveries)
 
     @staticmethod
-    def _record_in(conn: sqlite3.Connection, deliveries: list[Delivery]) -> None:
+    def _record_in(conn: sqlite3.Connection, deliveries: Sequence[Delivery]) -> None:
         for d in deliveries:
             items = d.claim.items
             done = [(item.id,) for item in items[: d.sent]]

@@ -156,22 +156,22 @@ def test_record_deletes_sent_retries_the_failed_and_counts(pair: tuple[Any, Any]
     assert [i.body for i in again.items] == [b"4"]
 
 
-def test_record_and_claim_records_first_and_claims_what_that_freed(pair: tuple[Any, Any]) -> None:
+def test_claim_records_first_and_claims_what_that_freed(pair: tuple[Any, Any]) -> None:
     _, notify = pair
     notify.create_subscription(subscription("t", "urn:s:1"))
     queue(notify, "t", "urn:s:1", [b"1", b"2", b"3"])
     now = time.time()
-    (first,) = notify.record_and_claim([], "r1", now, 30, 10, 2, set())
+    (first,) = notify.claim("r1", now, 30, 10, 2, set())
     assert [i.body for i in first.items] == [b"1", b"2"]
-    assert notify.record_and_claim([], "r1", now, 30, 10, 2, set()) == []  # still leased
+    assert notify.claim("r1", now, 30, 10, 2, set()) == []  # still leased
     done = Delivery(first, sent=2, failed=False, at="2026-11-25T10:00:01.000Z")
-    (second,) = notify.record_and_claim([done], "r1", now, 30, 10, 2, set())
+    (second,) = notify.claim("r1", now, 30, 10, 2, set(), record=[done])
 
     assert [i.body for i in second.items] == [b"3"]
     assert notify.get_subscription("t", "urn:s:1").times_sent == 2
     # only results to record: recorded, nothing claimed
     last = Delivery(second, sent=1, failed=False, at="2026-11-25T10:00:02.000Z")
-    assert notify.record_and_claim([last], "r1", now, 30, 10, 2, set()) == []
+    assert notify.claim("r1", now, 30, 10, 2, set(), record=[last]) == []
     assert notify.get_subscription("t", "urn:s:1").times_sent == 3
 
 
