@@ -32,6 +32,7 @@ from bench.payloads import OBSERVED_AT, Batch, make_batches
 from bench.runner import progress
 from bench.servers import Server, run_server
 from bench.upsert import run_upsert
+from broker_adapter.storage.sqlite.history_rows import SLOT_BITS
 
 BROKER = "broker_adapter.api.app:create_app"
 HEIGHT = "https://uri.etsi.org/ngsi-ld/default-context/height"
@@ -57,18 +58,15 @@ def seed(db: Path, stations: int) -> float:
     conn = sqlite3.connect(db, isolation_level=None)
     conn.execute("PRAGMA synchronous=OFF")
     conn.execute("BEGIN")
+    conn.execute("INSERT OR IGNORE INTO history_attrs (iri) VALUES (?)", (HEIGHT,))
+    (aid,) = conn.execute("SELECT aid FROM history_attrs WHERE iri = ?", (HEIGHT,)).fetchone()
     for n in range(stations):
-        eid = station_id(n)
+        # the layout the broker writes: the series its first write created listed in the entity's row
         ent = conn.execute(
-            "INSERT INTO history_entities (tenant, id, types, created_at) VALUES ('', ?, ?, ?)",
-            (eid, f'["{TYPE}"]', START_MS),
+            "INSERT INTO history_entities (tenant, id, types, created_at, series) VALUES ('', ?, ?, ?, ?)",
+            (station_id(n), f'["{TYPE}"]', START_MS, f'[[{aid}, "", "Property"]]'),
         ).lastrowid
-        conn.execute("INSERT OR IGNORE INTO history_attrs (iri) VALUES (?)", (HEIGHT,))
-        sid = conn.execute(
-            "INSERT INTO history_series (eid, aid, dataset, kind)"
-            " SELECT ?, aid, '', 'Property' FROM history_attrs WHERE iri = ?",
-            (ent, HEIGHT),
-        ).lastrowid
+        sid = ent << SLOT_BITS  # slot 0
         phase = n * 0.7
         rows = (
             (sid, t, t, round(1.5 + math.sin(i / 96 * 2 * math.pi + phase) * 0.5 + (i % 977) / 5000, 3))

@@ -1,14 +1,17 @@
 """History in SQLite: recorded by a write hook inside every entity transaction, read by the temporal API.
 
-Layout (migration 3): the tables a write touches per instance are keyed by small integers. Every
+Layout (migrations 3 and 7): the tables a write touches per instance are keyed by small integers. Every
 (tenant, entity) has an `eid` in `history_entities` (`types` NULL: a key only, not a temporal entity,
 e.g. the entity's history was deleted while the entity lives on); attribute IRIs are interned once in
-`history_attrs` (global: `eid` already names the tenant). `history_series` names each (eid, aid,
-datasetId) once, so the big `history` table holds only integers and the value: one row per attribute
-instance with its times in ms since the epoch, `v` (a number or string value, which SQL aggregates) and
-`doc` (the rest of the instance as JSON, NULL for a plain Property). The index `history_time` on
-(series, time) serves lastN, timerel ranges, aggregation buckets and retention; "time" is observedAt,
-else the recording time.
+`history_attrs` (global: `eid` already names the tenant). A series is one (eid, aid, datasetId); its key
+`sid` is (eid << SLOT_BITS) + slot, a slot numbered per entity and never reused. The series an entity's
+first recorded write creates are listed in that same `history_entities` row (`series`, a JSON array
+indexed by slot: [aid, dataset, kind], null once deleted), so creating an entity adds no row per
+attribute; series added later are rows of `history_series`. The big `history` table holds only integers
+and the value: one row per attribute instance with its times in ms since the epoch, `v` (a number or
+string value, which SQL aggregates) and `doc` (the rest of the instance as JSON, NULL for a plain
+Property). The index `history_time` on (series, time) serves lastN, timerel ranges, aggregation buckets
+and retention; "time" is observedAt, else the recording time.
 
 The hook reads nothing on its hot path: entity keys, attribute keys and series ids are cached, new
 ones are chosen here and inserted in bulk (one executemany per table that gains rows).
@@ -24,7 +27,7 @@ import orjson
 
 from broker_adapter.ngsild.datetimes import now_iso
 from broker_adapter.ngsild.durations import Duration, add, canonical_to_ms, parse_duration
-from broker_adapter.ngsild.errors import ResourceNotFound
+from broker_adapter.ngsild.errors import OperationNotSupported, ResourceNotFound
 from broker_adapter.ngsild.temporal import TimeFilter
 from broker_adapter.ngsild.types import (
     PROPERTY,
@@ -44,10 +47,14 @@ from broker_adapter.storage.history import (
     TemporalSelection,
 )
 from broker_adapter.storage.sqlite.aggregate import aggregate_series
+from broker_adapter.storage.sqlite.bulk import insert_many
 from broker_adapter.storage.sqlite.history_rows import (
     INSTANCE_PREFIX,
+    MAX_SLOT,
+    SLOT_BITS,
     SeriesKey,
     changed_rows,
+    created_rows,
     deletion,
     split,
     to_instance,
@@ -96,6 +103,56 @@ MIGRATION = """
     )
 """
 
+# Series keys move to (eid << SLOT_BITS) + slot; every existing series becomes a history_series row and
+# its instances follow it (a one-time rewrite of the sid of every history row).
+MIGRATION_SERIES_KEYS = f"""
+    ALTER TABLE history_entities ADD COLUMN series TEXT;
+    CREATE TABLE history_series_keyed (
+        sid     INTEGER PRIMARY KEY,
+        eid     INTEGER NOT NULL,
+        aid     INTEGER NOT NULL,
+        dataset TEXT NOT NULL,
+        kind    TEXT NOT NULL,
+        old     INTEGER NOT NULL UNIQUE,
+        UNIQUE (eid, aid, dataset)
+    );
+    INSERT INTO history_series_keyed (sid, eid, aid, dataset, kind, old)
+        SELECT (eid << {SLOT_BITS}) + row_number() OVER (PARTITION BY eid ORDER BY sid) - 1,
+            eid, aid, dataset, kind, sid
+        FROM history_series;
+    UPDATE history SET sid = (SELECT k.sid FROM history_series_keyed k WHERE k.old = history.sid);
+    DROP TABLE history_series;
+    CREATE TABLE history_series (
+        sid     INTEGER PRIMARY KEY,        -- (eid << SLOT_BITS) + slot
+        eid     INTEGER NOT NULL,
+        aid     INTEGER NOT NULL,
+        dataset TEXT NOT NULL,              -- '' for the default instance
+        kind    TEXT NOT NULL,              -- attribute type of the first instance (for aggregates)
+        UNIQUE (eid, aid, dataset)
+    );
+    INSERT INTO history_series (sid, eid, aid, dataset, kind)
+        SELECT sid, eid, aid, dataset, kind FROM history_series_keyed;
+    DROP TABLE history_series_keyed
+"""
+
+
+def series_select(entity_where: str) -> str:
+    """SQL for (sid, eid, aid, dataset, kind) of every series of the `history_entities e` rows matching
+    `entity_where` (named parameters: each is used twice), from both places a series is listed."""
+    return (
+        f"SELECT (e.eid << {SLOT_BITS}) + j.key AS sid, e.eid AS eid, json_extract(j.value, '$[0]') AS aid,"
+        " json_extract(j.value, '$[1]') AS dataset, json_extract(j.value, '$[2]') AS kind"
+        f" FROM history_entities e, json_each(e.series) j WHERE j.type = 'array' AND {entity_where}"
+        " UNION ALL SELECT s.sid, s.eid, s.aid, s.dataset, s.kind"
+        f" FROM history_entities e JOIN history_series s ON s.eid = e.eid WHERE {entity_where}"
+    )
+
+
+def entity_sids(eid: int) -> tuple[int, int]:
+    """The range every sid of entity `eid` falls in (both ends included)."""
+    return eid << SLOT_BITS, (eid << SLOT_BITS) + MAX_SLOT
+
+
 TIME = "coalesce(observed_at, created_at)"  # the indexed expression; keep it spelled exactly so
 _TIME_COLUMNS = {
     "observedAt": TIME,
@@ -103,23 +160,23 @@ _TIME_COLUMNS = {
     "modifiedAt": "coalesce(modified_at, created_at)",
     "deletedAt": "deleted_at",
 }
-_INSERT_ENTITY = "INSERT INTO history_entities (eid, tenant, id, types, created_at) VALUES (?, ?, ?, ?, ?)"
+_INSERT_ENTITY = (
+    "INSERT INTO history_entities (eid, tenant, id, types, created_at, series) VALUES (?, ?, ?, ?, ?, ?)"
+)
 _RETYPE_ENTITY = (  # a key-only row becomes a temporal entity created now
     "UPDATE history_entities SET types = ?, deleted_at = NULL,"
     " created_at = CASE WHEN types IS NULL THEN ? ELSE created_at END WHERE eid = ?"
 )
-_INSERT_SERIES = "INSERT OR IGNORE INTO history_series (sid, eid, aid, dataset, kind) VALUES (?, ?, ?, ?, ?)"
-_INSERT_INSTANCE = (
-    "INSERT INTO history (sid, observed_at, created_at, deleted_at, v, doc) VALUES (?, ?, ?, ?, ?, ?)"
-)
+INSERT_SERIES = "INSERT INTO history_series (sid, eid, aid, dataset, kind) VALUES (?, ?, ?, ?, ?)"
+_INSERT_INSTANCES = "INSERT INTO history (sid, observed_at, created_at, deleted_at, v, doc)"
 # Keys per cache (~140 bytes each; bounded for the resident size, issue 2). Past the limit a cache starts
 # again; a miss costs a share of one batched look-up per 500 entities.
 _CACHE_LIMIT = 200_000
 _LAST_EID = "SELECT coalesce(max(eid), 0) FROM history_entities"
+_TENANT_SERIES = series_select("e.tenant = :tenant")
 _SERIES_OF = (
-    "SELECT s.sid, a.iri, s.dataset, s.kind FROM history_entities e"
-    " JOIN history_series s ON s.eid = e.eid JOIN history_attrs a ON a.aid = s.aid"
-    " WHERE e.tenant = ? AND e.id = ?"
+    f"SELECT s.sid, a.iri, s.dataset, s.kind FROM ({series_select('e.tenant = :tenant AND e.id = :id')}) s"
+    " JOIN history_attrs a ON a.aid = s.aid"
 )
 
 
@@ -189,7 +246,13 @@ class SqliteHistory:
         ]
         if unknown:
             self._load_entities(conn, tenant, unknown)
-        rows: list[tuple[Any, ...]] = []
+        rows: list[tuple[Any, ...]] = []  # keyed by series key
+        fresh: list[tuple[Any, ...]] = []  # of entities this write creates, by sid
+        listed: dict[int, list[Any]] = {}  # their series, by eid
+        aids = self._attrs if self._attrs is not None else self._attr_keys(conn, ())
+        series = self._series_ids
+        if len(series) > _CACHE_LIMIT:  # start again here, never between a look-up and its use
+            series.clear()
         new: list[tuple[Any, ...]] = []
         retyped: list[tuple[Any, ...]] = []
         gone: list[tuple[Any, ...]] = []
@@ -217,6 +280,13 @@ class SqliteHistory:
                 next_eid += 1
                 ent = entities[(tenant, entity_id)] = next_eid
                 new.append((ent, tenant, entity_id, types, when))
+                listed[ent] = []
+                if before is None:
+                    attrs = after["attrs"]  # type: ignore[index]
+                    if not attrs.keys() <= aids.keys():
+                        self._attr_keys(conn, attrs)
+                    created_rows(ent, attrs, when, aids, series, listed[ent], fresh)
+                    continue
             elif types is not None:
                 retyped.append((types, when, ent))
             if after is None:
@@ -226,8 +296,13 @@ class SqliteHistory:
                 gone.append((when, ent))
             else:
                 changed_rows(ent, before["attrs"] if before is not None else {}, after["attrs"], when, rows)
+        if rows:
+            self._series_keys(conn, rows, listed)
         if new:
-            conn.executemany(_INSERT_ENTITY, new)
+            conn.executemany(
+                _INSERT_ENTITY,
+                [(*row, orjson.dumps(listed[row[0]]).decode() if listed[row[0]] else None) for row in new],
+            )
             self._pending.append(
                 ("SELECT 1 FROM history_entities WHERE eid = ? AND tenant = ? AND id = ?", new[-1][:3])
             )
@@ -236,7 +311,14 @@ class SqliteHistory:
         if gone:
             conn.executemany("UPDATE history_entities SET deleted_at = ? WHERE eid = ?", gone)
         if rows:
-            self._insert(conn, rows, {row[0] for row in new})
+            self._insert_instances(conn, rows)
+        if fresh:
+            insert_many(conn, _INSERT_INSTANCES, fresh)
+
+    def _insert_instances(self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+        """Rows (series key, kind, observed, created, deleted, v, doc) whose series ids are cached."""
+        series = self._series_ids
+        insert_many(conn, _INSERT_INSTANCES, [(series[row[0]], *row[2:]) for row in rows])
 
     def _check_pending(self, conn: sqlite3.Connection) -> None:
         """Keys chosen by the last write are trusted once it committed (one look-up per table; a
@@ -257,26 +339,53 @@ class SqliteHistory:
             ):
                 self._entities[(tenant, entity_id)] = eid
 
-    def _insert(
-        self,
-        conn: sqlite3.Connection,
-        rows: list[tuple[Any, ...]],
-        created: frozenset[int] | set[int] = frozenset(),
+    def _series_keys(
+        self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]], listed: dict[int, list[Any]]
     ) -> None:
-        """Insert rows (series key, kind, observed, created, deleted, v, doc), creating series as needed.
-        `created`: the entity keys this write added (they have no series yet)."""
+        """Make sure every row's series (key, kind, ...) has a sid in the cache. The series of entities
+        this write creates (the keys of `listed`) take their next slots, listed there for the entity's
+        row; other entities' new series become history_series rows."""
         series = self._series_ids
-        if len(series) > _CACHE_LIMIT:  # start again here, never between a look-up and its use
-            series.clear()
         kinds = {row[0]: row[1] for row in rows if row[0] not in series}
-        if kinds:
-            known = {key[0] for key in kinds} - created
-            if known:  # entities whose series are not cached (a restart, a full cache): one query per 500
-                self._load_series(conn, list(known))
-                kinds = {key: kind for key, kind in kinds.items() if key not in series}
-            if kinds:
-                self._new_series(conn, kinds)
-        conn.executemany(_INSERT_INSTANCE, [(series[row[0]], *row[2:]) for row in rows])
+        if not kinds:
+            return
+        attrs = self._attr_keys(conn, (key[1] for key in kinds))
+        later: dict[SeriesKey, str] = {}
+        for key, kind in kinds.items():
+            ent = key[0]
+            entries = listed.get(ent)
+            if entries is not None:
+                series[key] = (ent << SLOT_BITS) + len(entries)
+                entries.append([attrs[key[1]], key[2], kind])
+            else:
+                later[key] = kind
+        if later:
+            self._add_series(conn, later, attrs)
+
+    def _add_series(
+        self, conn: sqlite3.Connection, kinds: dict[SeriesKey, str], attrs: dict[Iri, int]
+    ) -> None:
+        """Series of existing entities that are not cached: read back (another process or a restart may
+        have made them), the rest added as history_series rows after each entity's highest slot."""
+        series = self._series_ids
+        next_slot = self._load_series(conn, list(dict.fromkeys(key[0] for key in kinds)))
+        added = []
+        for key, kind in kinds.items():
+            if key in series:
+                continue
+            ent = key[0]
+            slot = next_slot.get(ent, 0)
+            if slot > MAX_SLOT:
+                raise OperationNotSupported(
+                    f"entity {ent}: its history has {MAX_SLOT + 1} attribute series (attribute and"
+                    " datasetId pairs), the most one entity can have; delete attributes' history to go on"
+                )
+            next_slot[ent] = slot + 1
+            series[key] = sid = (ent << SLOT_BITS) + slot
+            added.append((sid, ent, attrs[key[1]], key[2], kind))
+        if added:
+            conn.executemany(INSERT_SERIES, added)
+            self._pending.append(("SELECT 1 FROM history_series WHERE sid = ?", (added[-1][0],)))
 
     def _attr_keys(self, conn: sqlite3.Connection, iris: Iterable[Iri]) -> dict[Iri, int]:
         attrs = self._attrs
@@ -292,44 +401,28 @@ class SqliteHistory:
             self._pending.append((check, (last + len(fresh), fresh[-1])))
         return attrs
 
-    def _load_series(self, conn: sqlite3.Connection, eids: list[int]) -> None:
+    def _load_series(self, conn: sqlite3.Connection, eids: list[int]) -> dict[int, int]:
+        """Cache every series of these entities; returns each entity's next free slot."""
         series = self._series_ids
+        next_slot: dict[int, int] = {}
         for start in range(0, len(eids), 500):
             chunk = eids[start : start + 500]
-            for ent, iri, ds, sid in conn.execute(
-                "SELECT s.eid, a.iri, s.dataset, s.sid FROM history_series s JOIN history_attrs a"
-                f" ON a.aid = s.aid WHERE s.eid IN ({_marks(len(chunk))})",
+            for ent, slots in conn.execute(
+                "SELECT eid, json_array_length(series) FROM history_entities"
+                f" WHERE eid IN ({_marks(len(chunk))})",
                 chunk,
             ):
-                series[(ent, iri, ds)] = sid
-
-    def _new_series(self, conn: sqlite3.Connection, kinds: dict[SeriesKey, str]) -> None:
-        """Series ids for keys that have none: new rows in bulk with ids chosen here (a key that exists
-        after all, e.g. written by another process since, is ignored by the insert and read back)."""
-        series = self._series_ids
-        attrs = self._attr_keys(conn, (key[1] for key in kinds))
-        (last,) = conn.execute("SELECT coalesce(max(sid), 0) FROM history_series").fetchone()
-        chosen = {key: last + n for n, key in enumerate(kinds, start=1)}
-        changes = conn.total_changes
-        conn.executemany(
-            _INSERT_SERIES,
-            [(sid, ent, attrs[iri], ds, kinds[(ent, iri, ds)]) for (ent, iri, ds), sid in chosen.items()],
-        )
-        if conn.total_changes - changes == len(chosen):
-            series.update(chosen)
-        else:
+                next_slot[ent] = slots or 0
+            names = {f"e{n}": eid for n, eid in enumerate(chunk)}
+            within = f"e.eid IN ({','.join(':' + name for name in names)})"
             for sid, ent, iri, ds in conn.execute(
-                "SELECT s.sid, s.eid, a.iri, s.dataset FROM history_series s"
-                " JOIN history_attrs a ON a.aid = s.aid WHERE s.sid > ?",
-                (last,),
+                f"SELECT s.sid, s.eid, a.iri, s.dataset FROM ({series_select(within)}) s"
+                " JOIN history_attrs a ON a.aid = s.aid",
+                names,
             ):
                 series[(ent, iri, ds)] = sid
-        key, sid = next(reversed(chosen.items()))
-        if series.get(key) == sid:
-            self._pending.append(("SELECT 1 FROM history_series WHERE sid = ?", (sid,)))
-        missed = list(dict.fromkeys(key[0] for key in kinds if key not in series))
-        if missed:
-            self._load_series(conn, missed)
+                next_slot[ent] = max(next_slot.get(ent, 0), (sid & MAX_SLOT) + 1)
+        return next_slot
 
     # reads ---------------------------------------------------------------------------------------------
     def select_entities(
@@ -370,10 +463,11 @@ class SqliteHistory:
         self, tenant: Tenant, entity_id: EntityId, attrs: Sequence[Iri] | None
     ) -> list[tuple[int, Iri, str, str]]:
         sql = _SERIES_OF
-        params: list[Any] = [tenant, entity_id]
+        params: dict[str, Any] = {"tenant": tenant, "id": entity_id}
         if attrs:
-            sql += f" AND a.iri IN ({','.join('?' * len(attrs))})"
-            params += attrs
+            names = {f"a{n}": attr for n, attr in enumerate(attrs)}
+            sql += f" WHERE a.iri IN ({','.join(':' + name for name in names)})"
+            params.update(names)
         return self._store._read(sql + " ORDER BY a.iri, s.dataset", params)
 
     def instances(self, tenant: Tenant, entity_id: EntityId, query: InstanceQuery) -> list[Series]:
@@ -456,7 +550,11 @@ class SqliteHistory:
                     recorded = to_ms(inst.get("createdAt")) or now
                     kind = inst.get("type", PROPERTY)
                     rows.append((key, kind, to_ms(inst.get("observedAt")), recorded, None, v, doc))
-            self._insert(conn, rows)
+            if rows:
+                if len(self._series_ids) > _CACHE_LIMIT:
+                    self._series_ids.clear()
+                self._series_keys(conn, rows, {})
+                self._insert_instances(conn, rows)
         return not exists
 
     def delete_entity(self, tenant: Tenant, entity_id: EntityId) -> bool:
@@ -466,7 +564,8 @@ class SqliteHistory:
             ).fetchone()
             if row is None:
                 return False
-            _delete_series(conn, _sids(conn, "eid = ?", (row[0],)))
+            conn.execute("DELETE FROM history WHERE sid BETWEEN ? AND ?", entity_sids(row[0]))
+            conn.execute("DELETE FROM history_series WHERE eid = ?", (row[0],))
             conn.execute("DELETE FROM history_entities WHERE eid = ?", (row[0],))
             self._forget()
             self._entities.pop((tenant, entity_id), None)
@@ -475,19 +574,27 @@ class SqliteHistory:
     def delete_attribute(
         self, tenant: Tenant, entity_id: EntityId, attr: Iri, *, dataset_id: str | None, delete_all: bool
     ) -> bool:
-        where = (
-            "eid = (SELECT eid FROM history_entities WHERE tenant = ? AND id = ?)"
-            " AND aid = (SELECT aid FROM history_attrs WHERE iri = ?)"
+        sql = (
+            f"SELECT s.sid, s.eid FROM ({series_select('e.tenant = :tenant AND e.id = :id')}) s"
+            " WHERE s.aid = (SELECT aid FROM history_attrs WHERE iri = :attr)"
         )
-        params: tuple[Any, ...] = (tenant, entity_id, attr)
+        params = {"tenant": tenant, "id": entity_id, "attr": attr}
         if not delete_all:
-            where += " AND dataset = ?"
-            params += (dataset_id or "",)
+            sql += " AND s.dataset = :dataset"
+            params["dataset"] = dataset_id or ""
         with self._store._write() as conn:
-            sids = _sids(conn, where, params)
-            _delete_series(conn, sids)
+            found = conn.execute(sql, params).fetchall()
+            for sid, ent in found:
+                conn.execute("DELETE FROM history WHERE sid = ?", (sid,))
+                conn.execute("DELETE FROM history_series WHERE sid = ?", (sid,))
+                # a slot listed in the entity's row turns null: slots are never reused
+                conn.execute(
+                    "UPDATE history_entities SET series = json_replace(series, ?, NULL)"
+                    " WHERE eid = ? AND json_array_length(series) > ?",
+                    (f"$[{sid & MAX_SLOT}]", ent, sid & MAX_SLOT),
+                )
             self._forget()
-        return bool(sids)
+        return bool(found)
 
     def update_instance(
         self, tenant: Tenant, entity_id: EntityId, attr: Iri, instance_id: str, patch: Instance, now: int
@@ -531,10 +638,10 @@ class SqliteHistory:
             return None
         return conn.execute(
             "SELECT h.iid, h.observed_at, h.created_at, h.modified_at, h.deleted_at, h.v, h.doc"
-            " FROM history h JOIN history_series s ON s.sid = h.sid"
-            " JOIN history_entities e ON e.eid = s.eid JOIN history_attrs a ON a.aid = s.aid"
-            " WHERE h.iid = ? AND e.tenant = ? AND e.id = ? AND a.iri = ?",
-            (iid, tenant, entity_id, attr),
+            f" FROM ({series_select('e.tenant = :tenant AND e.id = :id')}) s"
+            " JOIN history_attrs a ON a.aid = s.aid JOIN history h ON h.sid = s.sid"
+            " WHERE h.iid = :iid AND a.iri = :attr",
+            {"iid": iid, "tenant": tenant, "id": entity_id, "attr": attr},
         ).fetchone()
 
     # retention ---------------------------------------------------------------------------------------
@@ -566,11 +673,10 @@ class SqliteHistory:
                 break
             with self._store._write() as conn:
                 deleted += conn.execute(
-                    "DELETE FROM history WHERE iid IN (SELECT h.iid FROM history_entities e"
-                    " JOIN history_series s ON s.eid = e.eid"
-                    " JOIN history h ON h.sid = s.sid AND coalesce(h.observed_at, h.created_at) < ?"
-                    " WHERE e.tenant = ? LIMIT ?)",
-                    (cutoff, tenant, batch_size - deleted),
+                    f"DELETE FROM history WHERE iid IN (SELECT h.iid FROM ({_TENANT_SERIES}) s"
+                    " JOIN history h ON h.sid = s.sid AND coalesce(h.observed_at, h.created_at) < :cutoff"
+                    " LIMIT :limit)",
+                    {"cutoff": cutoff, "tenant": tenant, "limit": batch_size - deleted},
                 ).rowcount
         return deleted
 
@@ -581,13 +687,3 @@ def _marks(n: int) -> str:
 
 def _record(row: tuple[Any, ...]) -> TemporalEntityRecord:
     return TemporalEntityRecord(row[0], orjson.loads(row[1]), row[2], row[3])
-
-
-def _sids(conn: sqlite3.Connection, where: str, params: Iterable[Any]) -> list[int]:
-    return [r[0] for r in conn.execute(f"SELECT sid FROM history_series WHERE {where}", tuple(params))]
-
-
-def _delete_series(conn: sqlite3.Connection, sids: list[int]) -> None:
-    for sid in sids:
-        conn.execute("DELETE FROM history WHERE sid = ?", (sid,))
-        conn.execute("DELETE FROM history_series WHERE sid = ?", (sid,))

@@ -19,6 +19,9 @@ from broker_adapter.ngsild.types import PROPERTY, VALUE_MEMBER, Instance, Iri
 
 INSTANCE_PREFIX = "urn:ngsi-ld:attribute:instance:"
 SeriesKey = tuple[int, Iri, str]  # history_entities.eid, attribute, datasetId ('' for the default)
+# A series' key (sid) is (eid << SLOT_BITS) + its slot in the entity: an entity's series are one range.
+SLOT_BITS = 28
+MAX_SLOT = (1 << SLOT_BITS) - 1
 _ROW_MEMBERS = frozenset({"observedAt", "createdAt", "modifiedAt", "deletedAt", "datasetId", "instanceId"})
 _INT64 = 2**63
 _PLAIN_PROPERTY = frozenset({"type", "value", "unitCode", *_ROW_MEMBERS})
@@ -149,18 +152,55 @@ def changed_rows(
                 deletion(ent, iri, old, when, rows)
 
 
-def _append(ent: int, iri: Iri, inst: Instance, when: int, rows: list[tuple[Any, ...]]) -> None:
+def created_rows(
+    ent: int,
+    attrs: dict[Iri, list[Instance]],
+    when: int,
+    aids: dict[Iri, int],
+    series: dict[SeriesKey, int],
+    entries: list[Any],
+    rows: list[tuple[Any, ...]],
+) -> None:
+    """Rows (sid, observed, created, deleted, v, doc) of an entity this write creates, the hot path of
+    ingest: each new (attribute, datasetId) takes the next slot, listed in `entries` as [aid, dataset,
+    kind] and cached in `series`. `aids` names every attribute."""
+    base = ent << SLOT_BITS
+    for iri, insts in attrs.items():
+        for inst in insts:
+            ds = inst.get("datasetId") or ""
+            key = (ent, iri, ds)
+            sid = series.get(key)
+            if sid is None:
+                sid = series[key] = base + len(entries)
+                entries.append([aids[iri], ds, inst.get("type", PROPERTY)])
+            v, doc = split(inst)
+            rows.append((sid, _observed_ms(inst), when, None, v, doc))
+
+
+def _observed_ms(inst: Instance) -> int | None:
     observed = inst.get("observedAt")
-    if observed is not None:  # readings written together share their observedAt: parse it once
-        ms = _OBSERVED.get(observed) if type(observed) is str else None
-        if ms is None:
-            ms = to_ms(observed)
-            if ms is not None:
-                if len(_OBSERVED) >= 4096:
-                    _OBSERVED.clear()
-                _OBSERVED[observed] = ms
-        observed = ms
+    if observed is None:
+        return None
+    ms = _OBSERVED.get(observed) if type(observed) is str else None
+    if ms is None:  # readings written together share their observedAt: parse it once
+        ms = to_ms(observed)
+        if ms is not None:
+            if len(_OBSERVED) >= 4096:
+                _OBSERVED.clear()
+            _OBSERVED[observed] = ms
+    return ms
+
+
+def _append(ent: int, iri: Iri, inst: Instance, when: int, rows: list[tuple[Any, ...]]) -> None:
     v, doc = split(inst)
     rows.append(
-        ((ent, iri, inst.get("datasetId") or ""), inst.get("type", PROPERTY), observed, when, None, v, doc)
+        (
+            (ent, iri, inst.get("datasetId") or ""),
+            inst.get("type", PROPERTY),
+            _observed_ms(inst),
+            when,
+            None,
+            v,
+            doc,
+        )
     )

@@ -13,6 +13,7 @@ import orjson
 
 from broker_adapter.ngsild.errors import AlreadyExists
 from broker_adapter.ngsild.types import Tenant
+from broker_adapter.storage.sqlite import history
 
 MIGRATION = """
     CREATE TABLE municipalities (
@@ -65,8 +66,8 @@ def purge_tenant(conn: sqlite3.Connection, tenant: Tenant) -> int:
     conn.execute("DELETE FROM geo_boxes WHERE tenant = ?", (tenant,))
     for table in _TENANT_TABLES:
         conn.execute(f"DELETE FROM {table} WHERE tenant = ?", (tenant,))
-    series = "SELECT sid FROM history_series WHERE eid IN (SELECT eid FROM history_entities WHERE tenant = ?)"
-    conn.execute(f"DELETE FROM history WHERE sid IN ({series})", (tenant,))
+    series = f"SELECT sid FROM ({history.series_select('e.tenant = :tenant')})"
+    conn.execute(f"DELETE FROM history WHERE sid IN ({series})", {"tenant": tenant})
     conn.execute(
         "DELETE FROM history_series WHERE eid IN (SELECT eid FROM history_entities WHERE tenant = ?)",
         (tenant,),

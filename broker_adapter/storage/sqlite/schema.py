@@ -104,3 +104,4 @@ MIGRATIONS: dict[int, str] = {
 MIGRATIONS[2] = geo_index.MIGRATION  # the query indexes: attribute numbers and geometry boxes
 MIGRATIONS[3] = history.MIGRATION  # the temporal history
 MIGRATIONS[6] = registry.MIGRATION  # the municipality registry and the credentials
+MIGRATIONS[7] = history.MIGRATION_SERIES_KEYS  # series keyed by entity; an entity's first series in its row

@@ -13,6 +13,8 @@ from broker_adapter.ngsild.types import ExpandedEntity, Tenant
 from broker_adapter.storage.notify_port import StoredSubscription
 from broker_adapter.storage.port import Change
 from broker_adapter.storage.sqlite.codec import entity_from_row
+from broker_adapter.storage.sqlite.history import INSERT_SERIES, entity_sids, series_select
+from broker_adapter.storage.sqlite.history_rows import SLOT_BITS
 from broker_adapter.storage.sqlite.store import SqliteStore
 from broker_adapter.storage.transfer import (
     RETENTION,
@@ -76,10 +78,10 @@ class SqliteTransfer:
                 HistoryRow(*row)
                 for row in self._rows(
                     "SELECT a.iri, s.dataset, s.kind, h.observed_at, h.created_at, h.modified_at,"
-                    " h.deleted_at, h.v, h.doc FROM history_series s JOIN history_attrs a ON a.aid = s.aid"
-                    " JOIN history h ON h.sid = s.sid WHERE s.eid = ?"
+                    f" h.deleted_at, h.v, h.doc FROM ({series_select('e.eid = :eid')}) s"
+                    " JOIN history_attrs a ON a.aid = s.aid JOIN history h ON h.sid = s.sid"
                     " ORDER BY a.iri, s.dataset, coalesce(h.observed_at, h.created_at), h.iid",
-                    (eid,),
+                    {"eid": eid},
                 )
             ]
             dumps.append(dump)
@@ -93,9 +95,7 @@ class SqliteTransfer:
                     "SELECT eid FROM history_entities WHERE tenant = ? AND id = ?", (tenant, dump.id)
                 ).fetchone()
                 if old is not None:
-                    conn.execute(
-                        "DELETE FROM history WHERE sid IN (SELECT sid FROM history_series WHERE eid = ?)", old
-                    )
+                    conn.execute("DELETE FROM history WHERE sid BETWEEN ? AND ?", entity_sids(old[0]))
                     conn.execute("DELETE FROM history_series WHERE eid = ?", old)
                     conn.execute("DELETE FROM history_entities WHERE eid = ?", old)
                 types = orjson.dumps(dump.types).decode() if dump.types is not None else None
@@ -113,10 +113,8 @@ class SqliteTransfer:
                         (aid,) = conn.execute(
                             "SELECT aid FROM history_attrs WHERE iri = ?", (row.attr,)
                         ).fetchone()
-                        sid = series[key] = conn.execute(
-                            "INSERT INTO history_series (eid, aid, dataset, kind) VALUES (?, ?, ?, ?)",
-                            (eid, aid, row.dataset, row.kind),
-                        ).lastrowid
+                        sid = series[key] = (eid << SLOT_BITS) + len(series)
+                        conn.execute(INSERT_SERIES, (sid, eid, aid, row.dataset, row.kind))
                     modified = row.modified if row.modified != row.created else None
                     conn.execute(
                         "INSERT INTO history (sid, observed_at, created_at, modified_at, deleted_at, v, doc)"

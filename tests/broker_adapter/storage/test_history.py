@@ -152,6 +152,91 @@ def test_a_reopened_store_appends_to_the_same_series(tmp_path: Path) -> None:
     store.close()
 
 
+def test_series_from_the_first_write_and_added_later_survive_a_restart(tmp_path: Path) -> None:
+    """SQLite lists an entity's first series in its own row and adds later ones as rows of their own:
+    after a restart both are read, extended, deleted and re-added without mixing up their instances."""
+    first = SqliteStore(tmp_path / "history.db", synchronous="NORMAL")
+    write(first, entity("01T10:00:00", {H: [inst(1.0, "01T09:00:00", "01T10:00:00")]}))
+    both = {
+        H: [inst(2.0, "01T10:00:00", "01T11:00:00"), inst(7.0, "01T10:00:00", "01T11:00:00", datasetId=DS)],
+        F: [inst(5.0, "01T10:00:00", "01T11:00:00")],
+    }
+    write(first, entity("01T11:00:00", both))
+    first.close()
+    store = SqliteStore(tmp_path / "history.db", synchronous="NORMAL")
+    try:
+        assert store.history.delete_attribute("", ID, H, dataset_id=None, delete_all=False)
+        later = {
+            H: [
+                inst(3.0, "01T11:00:00", "01T12:00:00"),
+                inst(8.0, "01T11:00:00", "01T12:00:00", datasetId=DS),
+            ],
+            F: [inst(6.0, "01T11:00:00", "01T12:00:00")],
+        }
+        write(store, entity("01T12:00:00", later))
+
+        assert history(store) == {
+            (F, None): [(5.0, at("01T10:00:00"), None), (6.0, at("01T11:00:00"), None)],
+            (H, None): [(3.0, at("01T11:00:00"), None)],  # the deleted history does not come back
+            (H, DS): [(7.0, at("01T10:00:00"), None), (8.0, at("01T11:00:00"), None)],
+        }
+        assert [s.attr for s in store.history.instances("", ID, InstanceQuery(attrs=[F]))] == [F]
+    finally:
+        store.close()
+
+
+def test_a_file_with_the_old_series_layout_is_migrated(tmp_path: Path) -> None:
+    """Schema 6 kept every series as a row with a key of its own: migration 7 moves them to keys per
+    entity, and the history reads and grows exactly as before."""
+    import sqlite3
+
+    from broker_adapter.storage.sqlite.schema import MIGRATIONS
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for number in range(1, 7):
+        for statement in MIGRATIONS[number].split(";"):
+            if statement.strip():
+                conn.execute(statement)
+    conn.execute("PRAGMA user_version=6")
+    other = "urn:ngsi-ld:Sensor:2"
+    conn.execute("INSERT INTO history_attrs (aid, iri) VALUES (1, ?), (2, ?)", (H, F))
+    conn.execute(
+        "INSERT INTO history_entities (eid, tenant, id, types, created_at)"
+        " VALUES (1, '', ?, ?, ?), (2, '', ?, ?, ?)",
+        (ID, f'["{T}"]', ms("01T00:00:00"), other, f'["{T}"]', ms("01T00:00:00")),
+    )
+    # series keys interleaved across the two entities, as concurrent writes leave them
+    series = [(1, 1, 1, ""), (2, 2, 1, ""), (3, 1, 2, ""), (4, 1, 1, DS)]
+    conn.executemany(
+        "INSERT INTO history_series (sid, eid, aid, dataset, kind) VALUES (?, ?, ?, ?, 'Property')", series
+    )
+    conn.executemany(
+        "INSERT INTO history (sid, observed_at, created_at, v, doc) VALUES (?, ?, ?, ?, NULL)",
+        [(sid, ms(f"01T0{sid}:00:00"), ms(f"01T0{sid}:00:00"), float(sid)) for sid, *_ in series],
+    )
+    conn.close()
+
+    store = SqliteStore(path, synchronous="NORMAL")
+    try:
+        new_attr = "https://example.org/new"
+        readings = {H: [inst(9.0, "01T11:00:00", "01T12:00:00")], new_attr: [inst(0.0, None, "01T12:00:00")]}
+        write(store, entity("01T12:00:00", readings))
+
+        assert history(store) == {
+            (F, None): [(3.0, at("01T03:00:00"), None)],
+            (H, None): [(1.0, at("01T01:00:00"), None), (9.0, at("01T11:00:00"), None)],
+            (H, DS): [(4.0, at("01T04:00:00"), None)],
+            (new_attr, None): [(0.0, None, None)],
+        }
+        (theirs,) = store.history.instances("", other, InstanceQuery())
+        assert (theirs.attr, [i["value"] for i in theirs.instances]) == (H, [2.0])
+        assert store.history.delete_entity("", other)
+        assert store.history.instances("", other, InstanceQuery()) == [] and len(history(store)) == 4
+    finally:
+        store.close()
+
+
 def test_writes_past_the_key_cache_limit_keep_every_series(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
