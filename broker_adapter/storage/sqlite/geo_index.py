@@ -26,6 +26,7 @@ from broker_adapter.ngsild.types import ExpandedEntity, Tenant
 from broker_adapter.storage.geo_boxes import Box, geometry_boxes
 from broker_adapter.storage.geo_boxes import search_box as _search_box
 from broker_adapter.storage.sqlite import number_index
+from broker_adapter.storage.sqlite.bulk import insert_many
 
 # Migration 2 holds the query indexes: attribute numbers (number_index) and geometry boxes.
 # Existing entities are indexed by the migration itself: positions are the arrays whose first member
@@ -91,14 +92,11 @@ def index_hook(conn: sqlite3.Connection, tenant: Tenant, changed: Changed) -> No
         # Writers are serialised (one write transaction at a time), so gids can be allocated here.
         start = conn.execute("SELECT ifnull(max(gid), 0) + 1 FROM geo_boxes").fetchone()[0]
         numbered = [(start + n, *row[:4], *row[4]) for n, row in enumerate(rows)]
-        conn.executemany(
-            "INSERT INTO geo_boxes (gid, tenant, id, attr, kind, minx, maxx, miny, maxy)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            numbered,
+        insert_many(
+            conn, "INSERT INTO geo_boxes (gid, tenant, id, attr, kind, minx, maxx, miny, maxy)", numbered
         )
-        conn.executemany(
-            "INSERT INTO geo_rtree (gid, minx, maxx, miny, maxy) VALUES (?, ?, ?, ?, ?)",
-            [(r[0], *r[5:]) for r in numbered],
+        insert_many(
+            conn, "INSERT INTO geo_rtree (gid, minx, maxx, miny, maxy)", [(r[0], *r[5:]) for r in numbered]
         )
 
 

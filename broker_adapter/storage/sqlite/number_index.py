@@ -16,6 +16,7 @@ import math
 import sqlite3
 
 from broker_adapter.ngsild.types import ExpandedEntity, Iri, Tenant
+from broker_adapter.storage.sqlite.bulk import insert_many
 
 MIGRATION = """
     CREATE TABLE attr_numbers (
@@ -74,6 +75,4 @@ def index_hook(
     if deletes:
         conn.executemany("DELETE FROM attr_numbers WHERE tenant = ? AND id = ?", deletes)
     if rows:
-        conn.executemany(
-            "INSERT OR IGNORE INTO attr_numbers (tenant, id, attr, num) VALUES (?, ?, ?, ?)", rows
-        )
+        insert_many(conn, "INSERT OR IGNORE INTO attr_numbers (tenant, id, attr, num)", rows)

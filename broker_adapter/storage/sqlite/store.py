@@ -36,6 +36,7 @@ from broker_adapter.storage.port import (
     run_changes,
 )
 from broker_adapter.storage.sqlite import discovery, geo_index, number_index, query_plan, query_sql, registry
+from broker_adapter.storage.sqlite.bulk import insert_many
 from broker_adapter.storage.sqlite.codec import entity_from_row, entity_to_row
 from broker_adapter.storage.sqlite.history import SqliteHistory
 from broker_adapter.storage.sqlite.schema import MIGRATIONS
@@ -303,10 +304,7 @@ class SqliteStore:
             if type_deletes:
                 conn.executemany("DELETE FROM entity_types WHERE tenant = ? AND id = ?", type_deletes)
             if inserts:
-                conn.executemany(
-                    "INSERT INTO entities (tenant, id, created_at, modified_at, doc) VALUES (?, ?, ?, ?, ?)",
-                    inserts,
-                )
+                insert_many(conn, "INSERT INTO entities (tenant, id, created_at, modified_at, doc)", inserts)
             if updates:
                 conn.executemany(
                     "UPDATE entities SET created_at = ?, modified_at = ?, doc = ?"
@@ -314,9 +312,7 @@ class SqliteStore:
                     updates,
                 )
             if type_rows:
-                conn.executemany(
-                    "INSERT OR IGNORE INTO entity_types (tenant, type, id) VALUES (?, ?, ?)", type_rows
-                )
+                insert_many(conn, "INSERT OR IGNORE INTO entity_types (tenant, type, id)", type_rows)
         except sqlite3.OperationalError as exc:
             raise StoreUnavailable(f"the SQLite store refused the write: {exc}") from exc
 
