@@ -46,3 +46,36 @@ def test_a_file_from_a_newer_version_is_refused(tmp_path: Path) -> None:
 def test_synchronous_mode_is_validated(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="synchronous"):
         SqliteStore(tmp_path / "store.db", synchronous="OFF")
+
+
+def test_bulk_inserts_write_every_row_across_full_statements_and_the_tail(tmp_path: Path) -> None:
+    from broker_adapter.storage.sqlite.bulk import insert_many
+
+    conn = sqlite3.connect(tmp_path / "bulk.db", isolation_level=None)
+    conn.execute("CREATE TABLE t (a INTEGER PRIMARY KEY, b TEXT, c REAL)")
+    rows = [(n, f"row {n}", n / 3) for n in range(1000)]  # 333 rows per statement: 3 full ones and 1 left
+    insert_many(conn, "INSERT INTO t (a, b, c)", rows)
+    insert_many(conn, "INSERT OR IGNORE INTO t (a, b, c)", [(5, "again", 0.0), (1000, "new", 1.5)])
+
+    assert conn.execute("SELECT a, b, c FROM t ORDER BY a").fetchall() == [*rows, (1000, "new", 1.5)]
+    with pytest.raises(sqlite3.IntegrityError):  # a plain insert still refuses a duplicate
+        insert_many(
+            conn, "INSERT INTO t (a, b, c)", [(n, "", 0.0) for n in range(2000, 2400)] + [(7, "", 0.0)]
+        )
+    conn.close()
+
+
+def test_a_large_batch_stores_every_entity_and_its_history(tmp_path: Path) -> None:
+    from broker_adapter.storage.history import InstanceQuery
+
+    store = SqliteStore(tmp_path / "store.db", synchronous="NORMAL")
+    try:
+        ids = [f"urn:x:{n}" for n in range(700)]  # more rows per table than one statement takes
+        outcomes = store.apply("t1", [Change(i, put(entity(i, n))) for n, i in enumerate(ids)])
+        assert all(o.ok for o in outcomes)
+        for n in (0, 333, 699):
+            assert store.get_entity("t1", ids[n])["attrs"][A][0]["value"] == n
+            (series,) = store.history.instances("t1", ids[n], InstanceQuery())
+            assert [i["value"] for i in series.instances] == [n]
+    finally:
+        store.close()
