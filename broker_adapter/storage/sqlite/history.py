@@ -52,10 +52,12 @@ from broker_adapter.storage.sqlite.history_rows import (
     INSTANCE_PREFIX,
     MAX_SLOT,
     SLOT_BITS,
+    EntitySeries,
     SeriesKey,
     changed_rows,
     created_rows,
     deletion,
+    slot_key,
     split,
     to_instance,
     to_ms,
@@ -169,9 +171,11 @@ _RETYPE_ENTITY = (  # a key-only row becomes a temporal entity created now
 )
 INSERT_SERIES = "INSERT INTO history_series (sid, eid, aid, dataset, kind) VALUES (?, ?, ?, ?, ?)"
 _INSERT_INSTANCES = "INSERT INTO history (sid, observed_at, created_at, deleted_at, v, doc)"
-# Keys per cache (~140 bytes each; bounded for the resident size, issue 2). Past the limit a cache starts
+# Keys per cache (~140 bytes each; bounded for the resident size, issue 2). The series cache holds whole
+# entities, so it counts them, as many as hold about _CACHE_LIMIT series. Past the limit a cache starts
 # again; a miss costs a share of one batched look-up per 500 entities.
 _CACHE_LIMIT = 200_000
+_SERIES_PER_ENTITY = 8
 _LAST_EID = "SELECT coalesce(max(eid), 0) FROM history_entities"
 _TENANT_SERIES = series_select("e.tenant = :tenant")
 _SERIES_OF = (
@@ -214,7 +218,7 @@ class SqliteHistory:
         self._store = store
         self._entities: dict[tuple[Tenant, EntityId], int] = {}  # (tenant, id) -> eid
         self._attrs: dict[Iri, int] | None = None  # iri -> aid, all of them once loaded
-        self._series_ids: dict[SeriesKey, int] = {}  # (eid, iri, dataset) -> sid
+        self._series_ids: dict[int, EntitySeries] = {}  # eid -> its series, all of them
         self._pending: list[tuple[str, tuple[Any, ...]]] = []  # look-ups that prove the last write
         self.recording = False
         self.set_recording(True)
@@ -251,7 +255,7 @@ class SqliteHistory:
         listed: dict[int, list[Any]] = {}  # their series, by eid
         aids = self._attrs if self._attrs is not None else self._attr_keys(conn, ())
         series = self._series_ids
-        if len(series) > _CACHE_LIMIT:  # start again here, never between a look-up and its use
+        if len(series) > _CACHE_LIMIT // _SERIES_PER_ENTITY:  # start again here, never mid-write
             series.clear()
         new: list[tuple[Any, ...]] = []
         retyped: list[tuple[Any, ...]] = []
@@ -285,7 +289,7 @@ class SqliteHistory:
                     attrs = after["attrs"]  # type: ignore[index]
                     if not attrs.keys() <= aids.keys():
                         self._attr_keys(conn, attrs)
-                    created_rows(ent, attrs, when, aids, series, listed[ent], fresh)
+                    series[ent] = created_rows(ent, attrs, when, aids, listed[ent], fresh)
                     continue
             elif types is not None:
                 retyped.append((types, when, ent))
@@ -317,8 +321,12 @@ class SqliteHistory:
 
     def _insert_instances(self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
         """Rows (series key, kind, observed, created, deleted, v, doc) whose series ids are cached."""
-        series = self._series_ids
-        insert_many(conn, _INSERT_INSTANCES, [(series[row[0]], *row[2:]) for row in rows])
+        sid = self._sid
+        insert_many(conn, _INSERT_INSTANCES, [(sid(row[0]), *row[2:]) for row in rows])
+
+    def _sid(self, key: SeriesKey) -> int | None:
+        own = self._series_ids.get(key[0])
+        return None if own is None else own.get(key[1] if not key[2] else key[1:])
 
     def _check_pending(self, conn: sqlite3.Connection) -> None:
         """Keys chosen by the last write are trusted once it committed (one look-up per table; a
@@ -345,8 +353,8 @@ class SqliteHistory:
         """Make sure every row's series (key, kind, ...) has a sid in the cache. The series of entities
         this write creates (the keys of `listed`) take their next slots, listed there for the entity's
         row; other entities' new series become history_series rows."""
-        series = self._series_ids
-        kinds = {row[0]: row[1] for row in rows if row[0] not in series}
+        series, sid = self._series_ids, self._sid
+        kinds = {row[0]: row[1] for row in rows if sid(row[0]) is None}
         if not kinds:
             return
         attrs = self._attr_keys(conn, (key[1] for key in kinds))
@@ -355,7 +363,7 @@ class SqliteHistory:
             ent = key[0]
             entries = listed.get(ent)
             if entries is not None:
-                series[key] = (ent << SLOT_BITS) + len(entries)
+                series.setdefault(ent, {})[slot_key(key[1], key[2])] = (ent << SLOT_BITS) + len(entries)
                 entries.append([attrs[key[1]], key[2], kind])
             else:
                 later[key] = kind
@@ -371,7 +379,7 @@ class SqliteHistory:
         next_slot = self._load_series(conn, list(dict.fromkeys(key[0] for key in kinds)))
         added = []
         for key, kind in kinds.items():
-            if key in series:
+            if self._sid(key) is not None:
                 continue
             ent = key[0]
             slot = next_slot.get(ent, 0)
@@ -381,7 +389,7 @@ class SqliteHistory:
                     " datasetId pairs), the most one entity can have; delete attributes' history to go on"
                 )
             next_slot[ent] = slot + 1
-            series[key] = sid = (ent << SLOT_BITS) + slot
+            series.setdefault(ent, {})[slot_key(key[1], key[2])] = sid = (ent << SLOT_BITS) + slot
             added.append((sid, ent, attrs[key[1]], key[2], kind))
         if added:
             conn.executemany(INSERT_SERIES, added)
@@ -420,7 +428,7 @@ class SqliteHistory:
                 " JOIN history_attrs a ON a.aid = s.aid",
                 names,
             ):
-                series[(ent, iri, ds)] = sid
+                series.setdefault(ent, {})[slot_key(iri, ds)] = sid
                 next_slot[ent] = max(next_slot.get(ent, 0), (sid & MAX_SLOT) + 1)
         return next_slot
 
@@ -551,7 +559,7 @@ class SqliteHistory:
                     kind = inst.get("type", PROPERTY)
                     rows.append((key, kind, to_ms(inst.get("observedAt")), recorded, None, v, doc))
             if rows:
-                if len(self._series_ids) > _CACHE_LIMIT:
+                if len(self._series_ids) > _CACHE_LIMIT // _SERIES_PER_ENTITY:
                     self._series_ids.clear()
                 self._series_keys(conn, rows, {})
                 self._insert_instances(conn, rows)

@@ -19,6 +19,9 @@ from broker_adapter.ngsild.types import PROPERTY, VALUE_MEMBER, Instance, Iri
 
 INSTANCE_PREFIX = "urn:ngsi-ld:attribute:instance:"
 SeriesKey = tuple[int, Iri, str]  # history_entities.eid, attribute, datasetId ('' for the default)
+# An entity's series by attribute: the IRI alone for the default instance, (IRI, datasetId) otherwise.
+SlotKey = Iri | tuple[Iri, str]
+EntitySeries = dict[SlotKey, int]  # -> sid
 # A series' key (sid) is (eid << SLOT_BITS) + its slot in the entity: an entity's series are one range.
 SLOT_BITS = 28
 MAX_SLOT = (1 << SLOT_BITS) - 1
@@ -152,29 +155,34 @@ def changed_rows(
                 deletion(ent, iri, old, when, rows)
 
 
+def slot_key(iri: Iri, dataset: str) -> SlotKey:
+    return (iri, dataset) if dataset else iri
+
+
 def created_rows(
     ent: int,
     attrs: dict[Iri, list[Instance]],
     when: int,
     aids: dict[Iri, int],
-    series: dict[SeriesKey, int],
     entries: list[Any],
     rows: list[tuple[Any, ...]],
-) -> None:
+) -> EntitySeries:
     """Rows (sid, observed, created, deleted, v, doc) of an entity this write creates, the hot path of
     ingest: each new (attribute, datasetId) takes the next slot, listed in `entries` as [aid, dataset,
-    kind] and cached in `series`. `aids` names every attribute."""
+    kind]. Returns the entity's series. `aids` names every attribute."""
+    own: EntitySeries = {}
     base = ent << SLOT_BITS
     for iri, insts in attrs.items():
         for inst in insts:
-            ds = inst.get("datasetId") or ""
-            key = (ent, iri, ds)
-            sid = series.get(key)
+            ds = inst.get("datasetId")
+            key = (iri, ds) if ds else iri
+            sid = own.get(key)
             if sid is None:
-                sid = series[key] = base + len(entries)
-                entries.append([aids[iri], ds, inst.get("type", PROPERTY)])
+                sid = own[key] = base + len(entries)
+                entries.append([aids[iri], ds or "", inst.get("type", PROPERTY)])
             v, doc = split(inst)
             rows.append((sid, _observed_ms(inst), when, None, v, doc))
+    return own
 
 
 def _observed_ms(inst: Instance) -> int | None:
