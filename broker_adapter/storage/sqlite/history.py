@@ -251,7 +251,7 @@ class SqliteHistory:
         if unknown:
             self._load_entities(conn, tenant, unknown)
         rows: list[tuple[Any, ...]] = []  # keyed by series key
-        fresh: list[tuple[Any, ...]] = []  # of entities this write creates, by sid
+        fresh: list[tuple[Any, ...]] = []  # of series the cache names, by sid
         listed: dict[int, list[Any]] = {}  # their series, by eid
         aids = self._attrs if self._attrs is not None else self._attr_keys(conn, ())
         series = self._series_ids
@@ -299,7 +299,8 @@ class SqliteHistory:
                         deletion(ent, iri, old, when, rows)
                 gone.append((when, ent))
             else:
-                changed_rows(ent, before["attrs"] if before is not None else {}, after["attrs"], when, rows)
+                olds = before["attrs"] if before is not None else {}
+                changed_rows(ent, olds, after["attrs"], when, rows, series.get(ent), fresh)
         if rows:
             self._series_keys(conn, rows, listed)
         if new:

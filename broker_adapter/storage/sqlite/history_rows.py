@@ -121,14 +121,17 @@ def changed_rows(
     new_attrs: dict[Iri, list[Instance]],
     when: int,
     rows: list[tuple[Any, ...]],
+    own: EntitySeries | None = None,
+    known: list[tuple[Any, ...]] | None = None,
 ) -> None:
-    """Rows for the instances a write changed, added or deleted. The hot path of ingest: a new entity
-    records everything; one instance per attribute on both sides is compared inline; the rest goes the
-    general way."""
+    """Rows for the instances a write changed, added or deleted: by sid into `known` where `own` (the
+    entity's cached series) names the series, else by series key into `rows`. The hot path of ingest:
+    a new entity records everything; one instance per attribute on both sides is compared inline; the
+    rest goes the general way."""
     if not old_attrs:
         for iri, insts in new_attrs.items():
             for inst in insts:
-                _append(ent, iri, inst, when, rows)
+                _append(ent, iri, inst, when, rows, own, known)
         return
     for iri, insts in new_attrs.items():
         olds = old_attrs.get(iri)
@@ -136,12 +139,12 @@ def changed_rows(
             old, inst = olds[0], insts[0]
             if old.get("datasetId") == inst.get("datasetId"):
                 if old is not inst and not same_instance(old, inst):
-                    _append(ent, iri, inst, when, rows)
+                    _append(ent, iri, inst, when, rows, own, known)
                 continue
         for inst in insts:
             old = find_instance(olds, inst.get("datasetId")) if olds else None
             if old is None or (old is not inst and not same_instance(old, inst)):
-                _append(ent, iri, inst, when, rows)
+                _append(ent, iri, inst, when, rows, own, known)
     for iri, olds in old_attrs.items():
         news = new_attrs.get(iri)
         if (
@@ -199,16 +202,20 @@ def _observed_ms(inst: Instance) -> int | None:
     return ms
 
 
-def _append(ent: int, iri: Iri, inst: Instance, when: int, rows: list[tuple[Any, ...]]) -> None:
+def _append(
+    ent: int,
+    iri: Iri,
+    inst: Instance,
+    when: int,
+    rows: list[tuple[Any, ...]],
+    own: EntitySeries | None,
+    known: list[tuple[Any, ...]] | None,
+) -> None:
+    ds = inst.get("datasetId")
+    sid = own.get((iri, ds) if ds else iri) if own is not None else None
     v, doc = split(inst)
-    rows.append(
-        (
-            (ent, iri, inst.get("datasetId") or ""),
-            inst.get("type", PROPERTY),
-            _observed_ms(inst),
-            when,
-            None,
-            v,
-            doc,
-        )
-    )
+    observed = _observed_ms(inst)
+    if sid is not None and known is not None:
+        known.append((sid, observed, when, None, v, doc))
+    else:
+        rows.append(((ent, iri, ds or ""), inst.get("type", PROPERTY), observed, when, None, v, doc))
