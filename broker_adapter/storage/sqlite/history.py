@@ -171,6 +171,8 @@ _RETYPE_ENTITY = (  # a key-only row becomes a temporal entity created now
 )
 INSERT_SERIES = "INSERT INTO history_series (sid, eid, aid, dataset, kind) VALUES (?, ?, ?, ?, ?)"
 _INSERT_INSTANCES = "INSERT INTO history (sid, observed_at, created_at, deleted_at, v, doc)"
+# rows that delete nothing leave deleted_at out: one bind less per row
+_INSERT_READINGS = "INSERT INTO history (sid, observed_at, created_at, v, doc)"
 # Keys per cache (~140 bytes each; bounded for the resident size, issue 2). The series cache holds whole
 # entities, so it counts them, as many as hold about _CACHE_LIMIT series. Past the limit a cache starts
 # again; a miss costs a share of one batched look-up per 500 entities.
@@ -251,7 +253,7 @@ class SqliteHistory:
         if unknown:
             self._load_entities(conn, tenant, unknown)
         rows: list[tuple[Any, ...]] = []  # keyed by series key
-        fresh: list[tuple[Any, ...]] = []  # of series the cache names, by sid
+        fresh: list[tuple[Any, ...]] = []  # (sid, observed, created, v, doc) of series the cache names
         listed: dict[int, list[Any]] = {}  # their series, by eid
         aids = self._attrs if self._attrs is not None else self._attr_keys(conn, ())
         series = self._series_ids
@@ -318,7 +320,7 @@ class SqliteHistory:
         if rows:
             self._insert_instances(conn, rows)
         if fresh:
-            insert_many(conn, _INSERT_INSTANCES, fresh)
+            insert_many(conn, _INSERT_READINGS, fresh)
 
     def _insert_instances(self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
         """Rows (series key, kind, observed, created, deleted, v, doc) whose series ids are cached."""

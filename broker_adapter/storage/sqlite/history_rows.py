@@ -124,10 +124,10 @@ def changed_rows(
     own: EntitySeries | None = None,
     known: list[tuple[Any, ...]] | None = None,
 ) -> None:
-    """Rows for the instances a write changed, added or deleted: by sid into `known` where `own` (the
-    entity's cached series) names the series, else by series key into `rows`. The hot path of ingest:
-    a new entity records everything; one instance per attribute on both sides is compared inline; the
-    rest goes the general way."""
+    """Rows for the instances a write changed, added or deleted: (sid, observed, created, v, doc) into
+    `known` where `own` (the entity's cached series) names the series, else by series key into `rows`.
+    The hot path of ingest: a new entity records everything; one instance per attribute on both sides
+    is compared inline; the rest goes the general way."""
     if not old_attrs:
         for iri, insts in new_attrs.items():
             for inst in insts:
@@ -170,7 +170,7 @@ def created_rows(
     entries: list[Any],
     rows: list[tuple[Any, ...]],
 ) -> EntitySeries:
-    """Rows (sid, observed, created, deleted, v, doc) of an entity this write creates, the hot path of
+    """Rows (sid, observed, created, v, doc) of an entity this write creates, the hot path of
     ingest: each new (attribute, datasetId) takes the next slot, listed in `entries` as [aid, dataset,
     kind]. Returns the entity's series. `aids` names every attribute."""
     own: EntitySeries = {}
@@ -184,7 +184,7 @@ def created_rows(
                 sid = own[key] = base + len(entries)
                 entries.append([aids[iri], ds or "", inst.get("type", PROPERTY)])
             v, doc = split(inst)
-            rows.append((sid, _observed_ms(inst), when, None, v, doc))
+            rows.append((sid, _observed_ms(inst), when, v, doc))
     return own
 
 
@@ -216,6 +216,6 @@ def _append(
     v, doc = split(inst)
     observed = _observed_ms(inst)
     if sid is not None and known is not None:
-        known.append((sid, observed, when, None, v, doc))
+        known.append((sid, observed, when, v, doc))
     else:
         rows.append(((ent, iri, ds or ""), inst.get("type", PROPERTY), observed, when, None, v, doc))
