@@ -4,14 +4,14 @@ Layout (migrations 3 and 7): the tables a write touches per instance are keyed b
 (tenant, entity) has an `eid` in `history_entities` (`types` NULL: a key only, not a temporal entity,
 e.g. the entity's history was deleted while the entity lives on); attribute IRIs are interned once in
 `history_attrs` (global: `eid` already names the tenant). A series is one (eid, aid, datasetId); its key
-`sid` is (eid << SLOT_BITS) + slot, a slot numbered per entity and never reused. The series an entity's
-first recorded write creates are listed in that same `history_entities` row (`series`, a JSON array
-indexed by slot: [aid, dataset, kind], null once deleted), so creating an entity adds no row per
-attribute; series added later are rows of `history_series`. The big `history` table holds only integers
-and the value: one row per attribute instance with its times in ms since the epoch, `v` (a number or
-string value, which SQL aggregates) and `doc` (the rest of the instance as JSON, NULL for a plain
-Property). The index `history_time` on (series, time) serves lastN, timerel ranges, aggregation buckets
-and retention; "time" is observedAt, else the recording time.
+`sid` is (eid << SLOT_BITS) + slot, a slot numbered per entity (taken again only once its series and all
+its instances are deleted). The series an entity's first recorded write creates are listed in that same
+`history_entities` row (`series`, a JSON array indexed by slot: [aid, dataset, kind], null once deleted),
+so creating an entity adds no row per attribute; series added later are rows of `history_series`. The
+big `history` table holds only integers and the value: one row per attribute instance with its times in
+ms since the epoch, `v` (a number or string value, which SQL aggregates) and `doc` (the rest of the
+instance as JSON, NULL for a plain Property). The index `history_time` on (series, time) serves lastN,
+timerel ranges, aggregation buckets and retention; "time" is observedAt, else the recording time.
 
 The hook reads nothing on its hot path: entity keys, attribute keys and series ids are cached, new
 ones are chosen here and inserted in bulk (one executemany per table that gains rows).
@@ -122,7 +122,10 @@ MIGRATION_SERIES_KEYS = f"""
         SELECT (eid << {SLOT_BITS}) + row_number() OVER (PARTITION BY eid ORDER BY sid) - 1,
             eid, aid, dataset, kind, sid
         FROM history_series;
-    UPDATE history SET sid = (SELECT k.sid FROM history_series_keyed k WHERE k.old = history.sid);
+    UPDATE history
+        SET sid = coalesce((SELECT k.sid FROM history_series_keyed k WHERE k.old = history.sid), -1);
+    -- instances of no series (a failed write could leave them): no read ever reached them
+    DELETE FROM history WHERE sid = -1;
     DROP TABLE history_series;
     CREATE TABLE history_series (
         sid     INTEGER PRIMARY KEY,        -- (eid << SLOT_BITS) + slot
@@ -222,6 +225,8 @@ class SqliteHistory:
         self._attrs: dict[Iri, int] | None = None  # iri -> aid, all of them once loaded
         self._series_ids: dict[int, EntitySeries] = {}  # eid -> its series, all of them
         self._pending: list[tuple[str, tuple[Any, ...]]] = []  # look-ups that prove the last write
+        # A failed commit undoes keys a check inside the same transaction already trusted.
+        store.rollback_hooks.append(self._forget_all)
         self.recording = False
         self.set_recording(True)
 
@@ -332,14 +337,19 @@ class SqliteHistory:
         return None if own is None else own.get(key[1] if not key[2] else key[1:])
 
     def _check_pending(self, conn: sqlite3.Connection) -> None:
-        """Keys chosen by the last write are trusted once it committed (one look-up per table; a
-        transaction is all or nothing); after a rollback every cache goes."""
+        """Keys chosen by an earlier write (or an earlier item of this transaction) are trusted once
+        they are found (one look-up per table); if one is missing, a savepoint rolled back and every
+        cache goes. A whole transaction rolled back clears them at once (SqliteStore.rollback_hooks)."""
         if self._pending:
             if any(conn.execute(sql, params).fetchone() is None for sql, params in self._pending):
-                self._forget()
-                self._entities.clear()
-                self._attrs = None
+                self._forget_all()
             self._pending = []
+
+    def _forget_all(self) -> None:
+        self._forget()
+        self._entities.clear()
+        self._attrs = None
+        self._pending = []
 
     def _load_entities(self, conn: sqlite3.Connection, tenant: Tenant, ids: list[EntityId]) -> None:
         for start in range(0, len(ids), 500):
@@ -598,7 +608,7 @@ class SqliteHistory:
             for sid, ent in found:
                 conn.execute("DELETE FROM history WHERE sid = ?", (sid,))
                 conn.execute("DELETE FROM history_series WHERE sid = ?", (sid,))
-                # a slot listed in the entity's row turns null: slots are never reused
+                # a slot listed in the entity's row turns null (the list keeps its length)
                 conn.execute(
                     "UPDATE history_entities SET series = json_replace(series, ?, NULL)"
                     " WHERE eid = ? AND json_array_length(series) > ?",

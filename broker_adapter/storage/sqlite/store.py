@@ -128,6 +128,8 @@ class SqliteStore:
         # secondary indexes (geo), history and the notification outbox add their rows here, so they
         # commit or roll back together with the entities.
         self.write_hooks: list[WriteHook] = [geo_index.index_hook, number_index.index_hook]
+        # Called when a whole write transaction rolled back: caches of keys the hooks chose must go.
+        self.rollback_hooks: list[Callable[[], None]] = []
         self._migrate()
         self.history = SqliteHistory(self)  # the temporal API's store; records through a write hook
 
@@ -173,13 +175,20 @@ class SqliteStore:
             try:
                 yield conn
             except BaseException:
-                conn.execute("ROLLBACK")
+                self._roll_back(conn)
                 raise
             try:
                 conn.execute("COMMIT")
             except sqlite3.Error as exc:
-                conn.execute("ROLLBACK")
+                self._roll_back(conn)
                 raise StoreUnavailable(f"commit failed: {exc}") from exc
+
+    def _roll_back(self, conn: sqlite3.Connection) -> None:
+        try:
+            conn.execute("ROLLBACK")
+        finally:
+            for forget in self.rollback_hooks:
+                forget()
 
     def _read(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
         try:

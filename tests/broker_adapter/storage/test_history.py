@@ -185,6 +185,57 @@ def test_series_from_the_first_write_and_added_later_survive_a_restart(tmp_path:
         store.close()
 
 
+def test_a_failed_commit_leaves_no_history_key_behind(tmp_path: Path) -> None:
+    """A write transaction that fails at COMMIT (a full disk, an I/O error) rolls back every key it chose:
+    the next writes record each entity's history under its own keys, never another's."""
+    import sqlite3
+
+    store = SqliteStore(tmp_path / "history.db", synchronous="NORMAL")
+
+    class CommitFailsOnce:  # the writer's sqlite3 connection, with the disk full at the next COMMIT
+        def __init__(self, conn: sqlite3.Connection) -> None:
+            self.conn, self.armed = conn, True
+
+        def execute(self, sql: str, *args: Any) -> Any:
+            if sql == "COMMIT" and self.armed:
+                self.armed = False
+                raise sqlite3.OperationalError("database or disk is full")
+            return self.conn.execute(sql, *args)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.conn, name)
+
+    b, c = "urn:ngsi-ld:Sensor:b", "urn:ngsi-ld:Sensor:c"
+    try:
+        write(store, entity("01T10:00:00", {H: [inst(1.0, "01T09:00:00", "01T10:00:00")]}))
+        store._local.conn = CommitFailsOnce(store._conn)
+        readings = {H: [inst(2.0, "01T10:00:00", "01T10:00:00")]}
+        with pytest.raises(Exception, match="commit failed"):  # two items in one transaction
+            store.apply_group(
+                [
+                    ("", [Change(b, lambda _: entity("01T10:00:00", readings, b))]),
+                    ("", [Change(ID, lambda _: entity("01T10:00:00", readings))]),
+                ]
+            )
+        store._local.conn = store._conn.conn
+
+        write(store, entity("01T11:00:00", {H: [inst(4.0, "01T11:00:00", "01T11:00:00")]}, b), b)
+        write(store, entity("01T12:00:00", {H: [inst(5.0, "01T12:00:00", "01T12:00:00")]}, c), c)
+        write(store, entity("01T13:00:00", {H: [inst(6.0, "01T13:00:00", "01T13:00:00")]}, b), b)
+
+        def values_of(entity_id: str) -> list[Any]:
+            return [
+                i["value"]
+                for s in store.history.instances("", entity_id, InstanceQuery())
+                for i in s.instances
+            ]
+
+        assert (values_of(ID), values_of(b), values_of(c)) == ([1.0], [4.0, 6.0], [5.0])
+        assert store.history.get_entity("", b) is not None
+    finally:
+        store.close()
+
+
 def test_a_file_with_the_old_series_layout_is_migrated(tmp_path: Path) -> None:
     """Schema 6 kept every series as a row with a key of its own: migration 7 moves them to keys per
     entity, and the history reads and grows exactly as before."""
@@ -215,6 +266,8 @@ def test_a_file_with_the_old_series_layout_is_migrated(tmp_path: Path) -> None:
         "INSERT INTO history (sid, observed_at, created_at, v, doc) VALUES (?, ?, ?, ?, NULL)",
         [(sid, ms(f"01T0{sid}:00:00"), ms(f"01T0{sid}:00:00"), float(sid)) for sid, *_ in series],
     )
+    # an instance of no series, as a failed write could leave behind: unreadable, so it is dropped
+    conn.execute("INSERT INTO history (sid, created_at, v) VALUES (99, 0, -1.0)")
     conn.close()
 
     store = SqliteStore(path, synchronous="NORMAL")
@@ -233,6 +286,7 @@ def test_a_file_with_the_old_series_layout_is_migrated(tmp_path: Path) -> None:
         assert (theirs.attr, [i["value"] for i in theirs.instances]) == (H, [2.0])
         assert store.history.delete_entity("", other)
         assert store.history.instances("", other, InstanceQuery()) == [] and len(history(store)) == 4
+        assert store._conn.execute("SELECT count(*) FROM history WHERE v = -1.0").fetchone() == (0,)
     finally:
         store.close()
 
