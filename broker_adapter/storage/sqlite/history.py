@@ -261,9 +261,7 @@ class SqliteHistory:
         fresh: list[tuple[Any, ...]] = []  # (sid, observed, created, v, doc) of series the cache names
         listed: dict[int, list[Any]] = {}  # their series, by eid
         aids = self._attrs if self._attrs is not None else self._attr_keys(conn, ())
-        series = self._series_ids
-        if len(series) > _CACHE_LIMIT // _SERIES_PER_ENTITY:  # start again here, never mid-write
-            series.clear()
+        series = self._series_cache()
         new: list[tuple[Any, ...]] = []
         retyped: list[tuple[Any, ...]] = []
         gone: list[tuple[Any, ...]] = []
@@ -332,9 +330,16 @@ class SqliteHistory:
         sid = self._sid
         insert_many(conn, _INSERT_INSTANCES, [(sid(row[0]), *row[2:]) for row in rows])
 
+    def _series_cache(self) -> dict[int, EntitySeries]:
+        """The series cache, started again when full (at the start of a write, never between a look-up
+        and its use)."""
+        if len(self._series_ids) > _CACHE_LIMIT // _SERIES_PER_ENTITY:
+            self._series_ids.clear()
+        return self._series_ids
+
     def _sid(self, key: SeriesKey) -> int | None:
         own = self._series_ids.get(key[0])
-        return None if own is None else own.get(key[1] if not key[2] else key[1:])
+        return None if own is None else own.get(slot_key(key[1], key[2]))
 
     def _check_pending(self, conn: sqlite3.Connection) -> None:
         """Keys chosen by an earlier write (or an earlier item of this transaction) are trusted once
@@ -434,10 +439,9 @@ class SqliteHistory:
                 chunk,
             ):
                 next_slot[ent] = slots or 0
-            names = {f"e{n}": eid for n, eid in enumerate(chunk)}
-            within = f"e.eid IN ({','.join(':' + name for name in names)})"
+            marks, names = _named_marks("e", chunk)
             for sid, ent, iri, ds in conn.execute(
-                f"SELECT s.sid, s.eid, a.iri, s.dataset FROM ({series_select(within)}) s"
+                f"SELECT s.sid, s.eid, a.iri, s.dataset FROM ({series_select(f'e.eid IN ({marks})')}) s"
                 " JOIN history_attrs a ON a.aid = s.aid",
                 names,
             ):
@@ -486,8 +490,8 @@ class SqliteHistory:
         sql = _SERIES_OF
         params: dict[str, Any] = {"tenant": tenant, "id": entity_id}
         if attrs:
-            names = {f"a{n}": attr for n, attr in enumerate(attrs)}
-            sql += f" WHERE a.iri IN ({','.join(':' + name for name in names)})"
+            marks, names = _named_marks("a", attrs)
+            sql += f" WHERE a.iri IN ({marks})"
             params.update(names)
         return self._store._read(sql + " ORDER BY a.iri, s.dataset", params)
 
@@ -572,8 +576,7 @@ class SqliteHistory:
                     kind = inst.get("type", PROPERTY)
                     rows.append((key, kind, to_ms(inst.get("observedAt")), recorded, None, v, doc))
             if rows:
-                if len(self._series_ids) > _CACHE_LIMIT // _SERIES_PER_ENTITY:
-                    self._series_ids.clear()
+                self._series_cache()
                 self._series_keys(conn, rows, {})
                 self._insert_instances(conn, rows)
         return not exists
@@ -704,6 +707,12 @@ class SqliteHistory:
 
 def _marks(n: int) -> str:
     return ",".join("?" * n)
+
+
+def _named_marks(prefix: str, values: Sequence[Any]) -> tuple[str, dict[str, Any]]:
+    """(':p0,:p1,...', {'p0': values[0], ...}): for statements that bind by name (series_select)."""
+    names = {f"{prefix}{n}": value for n, value in enumerate(values)}
+    return ",".join(":" + name for name in names), names
 
 
 def _record(row: tuple[Any, ...]) -> TemporalEntityRecord:
