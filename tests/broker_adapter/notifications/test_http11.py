@@ -64,6 +64,19 @@ def run(coroutine):
     return asyncio.run(coroutine)
 
 
+def post_empty(server: Server, times: int) -> tuple[list[int], Server]:
+    """POST {} `times` times with one client; the statuses, and the server to look at afterwards."""
+
+    async def scenario() -> tuple[list[int], Server]:
+        async with server as uri:
+            client = Http11Client()
+            statuses = [await client.post(uri, [], b"{}", 5) for _ in range(times)]
+            await client.close()
+        return statuses, server
+
+    return run(scenario())
+
+
 def test_posts_on_one_kept_alive_connection() -> None:
     async def scenario() -> tuple[list[int], Server]:
         server = Server(lambda n: OK)
@@ -89,15 +102,7 @@ def test_chunked_and_sized_bodies_are_read_so_the_connection_is_reused() -> None
         b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 202 Accepted\r\ncontent-length: 0\r\n\r\n",
     ]
 
-    async def scenario() -> tuple[list[int], Server]:
-        server = Server(lambda n: answers[n])
-        async with server as uri:
-            client = Http11Client()
-            statuses = [await client.post(uri, [], b"{}", 5) for _ in answers]
-            await client.close()
-        return statuses, server
-
-    statuses, server = run(scenario())
+    statuses, server = post_empty(Server(lambda n: answers[n]), len(answers))
     assert statuses == [200, 201, 202]
     assert server.connections == 1
 
@@ -123,27 +128,18 @@ def test_a_connection_the_server_closed_while_idle_is_replaced_and_nothing_is_lo
 def test_an_answer_with_connection_close_is_not_reused() -> None:
     close = b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
 
-    async def scenario() -> Server:
-        server = Server(lambda n: close)  # the server would take more on it: the client must not
-        async with server as uri:
-            client = Http11Client()
-            assert [await client.post(uri, [], b"{}", 5) for _ in range(2)] == [200, 200]
-            await client.close()
-        return server
-
-    assert run(scenario()).connections == 2
+    # the server would take more on that connection: the client must not
+    statuses, server = post_empty(Server(lambda n: close), 2)
+    assert statuses == [200, 200]
+    assert server.connections == 2
 
 
 def test_an_http_1_0_body_without_length_is_read_to_the_end() -> None:
-    async def scenario() -> Server:
-        server = Server(lambda n: b"HTTP/1.0 200 OK\r\n\r\n" + b"x" * 100_000, close_after=1)
-        async with server as uri:
-            client = Http11Client()
-            assert [await client.post(uri, [], b"{}", 5) for _ in range(2)] == [200, 200]
-            await client.close()
-        return server
-
-    assert run(scenario()).connections == 2
+    statuses, server = post_empty(
+        Server(lambda n: b"HTTP/1.0 200 OK\r\n\r\n" + b"x" * 100_000, close_after=1), 2
+    )
+    assert statuses == [200, 200]
+    assert server.connections == 2
 
 
 def test_a_slow_receiver_fails_within_the_timeout() -> None:
