@@ -11,9 +11,11 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -70,6 +72,12 @@ def towns(platform: Platform) -> tuple[str, str]:
     return city, village
 
 
+def wait_for_next_page(driver: WebDriver, page: WebElement) -> None:
+    """Until the answer has replaced `page`. Asking a page that is being replaced can fail inside
+    chromedriver ("unhandled inspector error"); that is asked again, like a page not yet replaced."""
+    WebDriverWait(driver, 30, ignored_exceptions=(WebDriverException,)).until(staleness_of(page))
+
+
 def titles(driver: WebDriver) -> list[str]:
     return [e.text for e in driver.find_elements(By.CSS_SELECTOR, ".dataset-card h2 a")]
 
@@ -85,7 +93,7 @@ def search(
     Select(driver.find_element(By.ID, "theme")).select_by_value(theme)
     page = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.CSS_SELECTOR, "form.search button").click()
-    WebDriverWait(driver, 30).until(staleness_of(page))  # the answer to the form has replaced the page
+    wait_for_next_page(driver, page)
     return titles(driver)
 
 
@@ -118,7 +126,7 @@ def test_a_dataset_page_shows_extent_attributes_and_working_downloads(
     search(browser, platform, tenant=city, theme="ENVI")
     page = browser.find_element(By.TAG_NAME, "html")
     browser.find_element(By.LINK_TEXT, f"Pegelstände – Stadt Portalstadt {city}").click()
-    WebDriverWait(browser, 30).until(staleness_of(page))
+    wait_for_next_page(browser, page)
     assert browser.find_element(By.TAG_NAME, "h1").text == f"Pegelstände – Stadt Portalstadt {city}"
     assert browser.find_element(By.ID, "entity-count").text == "3"
     assert browser.find_element(By.ID, "temporal").text == "2026-11-20 10:00:00 bis 2026-11-21 11:00:00 UTC"
