@@ -10,7 +10,9 @@ from typing import Any
 from bench.runner import FASTAPI, RAW, Settings, TargetRun
 
 UPSERT_TARGET = 10_000  # entities/s sustained
-RETRIEVE_TARGET = 0.50  # × raw ASGI no-op requests/s
+# × the no-op's requests/s. Issue 2 states its targets against "a ceiling", which the brief defines as the
+# FastAPI no-op route; "a no-op ASGI endpoint" can also be read as the raw one, so both verdicts are printed.
+RETRIEVE_TARGET = 0.50
 RSS_TARGET_MB = 300  # MB (10^6 bytes) with TARGET_ENTITIES stored
 TARGET_ENTITIES = 100_000
 
@@ -71,9 +73,13 @@ def _get_rows(raw: TargetRun | None, fastapi: TargetRun | None, broker: TargetRu
         ratios = " / ".join(
             f"{rps / value:.2f}× {name}" for name, value in (("raw", raw_rps), ("FastAPI", fa_rps)) if value
         )
-        verdict = _verdict(rps >= RETRIEVE_TARGET * raw_rps) if raw_rps else "n/a"
-        target = f"≥ {RETRIEVE_TARGET:.2f}× raw"
+        verdict = _verdict(rps >= RETRIEVE_TARGET * fa_rps) if fa_rps else "n/a"
+        target = f"≥ {RETRIEVE_TARGET:.2f}× FastAPI"
         rows.append(Row("GET entity by id (broker)", _rate(rps, "req/s"), baselines, ratios, target, verdict))
+        if raw_rps:
+            raw_verdict = _verdict(rps >= RETRIEVE_TARGET * raw_rps)
+            raw_target = f"≥ {RETRIEVE_TARGET:.2f}× raw"
+            rows.append(Row("  read against the raw no-op", "", "", "", raw_target, raw_verdict))
         latency_ratio = ""
         if raw and raw.get:
             latency_ratio = f"p50 {broker.get.p50_ms / raw.get.p50_ms:.1f}× / p99 "

@@ -55,3 +55,21 @@ def test_baselines_quick_run_prints_the_table_and_writes_json(tmp_path):
     assert document["errors"] == []
     assert document["measurements"]["raw"]["upsert"]["entities_ok"] == 2000
     assert document["measurements"]["fastapi"]["upsert"]["entities_ok"] == 2000
+
+
+def test_get_by_id_is_judged_against_the_fastapi_ceiling_and_the_raw_no_op_is_shown_too():
+    from bench.report import build_rows
+    from bench.runner import FASTAPI, RAW, Settings, TargetRun, broker_target
+    from bench.wrk import WrkResult, WrkSettings
+
+    def run(target, rps):
+        return TargetRun(target, get=WrkResult(int(rps * 10), 10.0, {}, 1.0, 2.0, 3.0))
+
+    runs = {"raw": run(RAW, 20_000), "fastapi": run(FASTAPI, 6_000), "broker": run(broker_target(), 5_000)}
+    settings = Settings(100_000, 1_000, 2, 600, WrkSettings(1, 16, 10, 2))
+    rows = build_rows(runs, settings)
+    index = next(n for n, row in enumerate(rows) if row.scenario == "GET entity by id (broker)")
+    judged, raw_reading = rows[index], rows[index + 1]
+    assert (judged.target, judged.verdict) == ("≥ 0.50× FastAPI", "pass")
+    assert (raw_reading.target, raw_reading.verdict) == ("≥ 0.50× raw", "MISS")
+    assert judged.ratio == "0.25× raw / 0.83× FastAPI"
