@@ -37,6 +37,7 @@ from broker_adapter.api.deps import Broker
 from broker_adapter.api.fastpath import FastRetrieve
 from broker_adapter.api.http import json_response, problem_response
 from broker_adapter.api.metrics import Metrics, MetricsMiddleware, TimedStore
+from broker_adapter.api.uri_params import API_PREFIX, CheckUriParams
 from broker_adapter.contexts.resolver import configured_resolver
 from broker_adapter.ngsild.errors import (
     BadRequestData,
@@ -120,8 +121,8 @@ def create_app(
 
 
 class BrokerApp:
-    """The ASGI entry point: metrics outermost, then security headers, the access gate, the retrieve fast
-    path, FastAPI.
+    """The ASGI entry point: metrics outermost, then security headers, the access gate, the check of URI
+    parameter names, the retrieve fast path, FastAPI.
 
     Wrapping FastAPI (instead of app.add_middleware) keeps the fast path outside FastAPI's own
     middleware stack, which is most of what it saves."""
@@ -131,7 +132,7 @@ class BrokerApp:
         self.state = api.state
         self.router = api.router
         self._stack = MetricsMiddleware(
-            AddHeaders(AccessControl(FastRetrieve(api)), security_headers), metrics
+            AddHeaders(AccessControl(CheckUriParams(FastRetrieve(api))), security_headers), metrics
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -139,6 +140,9 @@ class BrokerApp:
             await self._stack(scope, receive, send)
             return
         scope["app"] = self.api
+        path: str = scope["path"]
+        if path[-1] == "/" and path.startswith(API_PREFIX) and len(path) > len(API_PREFIX):
+            _drop_trailing_slash(scope)
         tenant = None
         for key, value in scope["headers"]:  # a plain loop: cheaper than next() over a generator
             if key == b"ngsild-tenant":
@@ -169,6 +173,18 @@ class BrokerApp:
 
 
 _WRITE_METHODS = frozenset({"POST", "PATCH", "PUT"})
+
+
+def _drop_trailing_slash(scope: Scope) -> None:
+    """`/ngsi-ld/v1/entities/` names the same resource as `/ngsi-ld/v1/entities`: the spec writes resources
+    as `entities/`, and clients (the ETSI test-suite among them) send that. Only a literal slash goes: an
+    id ending in an encoded one (%2F) keeps it."""
+    raw_path = scope.get("raw_path")
+    if raw_path is not None and not raw_path.endswith(b"/"):
+        return
+    scope["path"] = scope["path"][:-1]
+    if raw_path is not None:
+        scope["raw_path"] = raw_path[:-1]
 
 
 def _add_operations_routes(app: FastAPI, metrics: Metrics) -> None:

@@ -41,7 +41,7 @@ async def list_contexts(request: Request, broker: BrokerDep) -> Response:
 
 @router.get("/{context_id:path}")
 async def serve_context(request: Request, context_id: str, broker: BrokerDep) -> Response:
-    accept = negotiate(request, (JSON_LD, JSON))
+    accept = negotiate(request, (JSON, JSON_LD))
     details = parse_bool(request.query_params.get("details"), "details")
     body = await broker.resolver.serve(context_id, details=details)
     return json_response(body, media=JSON if details else accept)

@@ -130,31 +130,49 @@ def negotiate(request: Request, offered: tuple[str, ...] = _ACCEPTABLE_DEFAULT) 
 
 @lru_cache(maxsize=256)  # clients send the same Accept header every time (406s are not cached)
 def negotiate_header(header: str, offered: tuple[str, ...]) -> str:
-    best: tuple[float, int, str] | None = None
-    for position, part in enumerate(header.split(",")):
-        pieces = [p.strip() for p in part.split(";")]
-        mtype = pieces[0].lower()
-        q = 1.0
-        for param in pieces[1:]:
-            if param.startswith("q="):
-                try:
-                    q = float(param[2:])
-                except ValueError:
-                    q = 0.0
-        if q <= 0:
-            continue
-        if mtype in ("*/*", "application/*"):
-            candidate = offered[0]
-        elif mtype in offered:
-            candidate = mtype
-        else:
-            continue
-        key = (q, -position, candidate)
-        if best is None or key[:2] > best[:2]:
-            best = key
+    """RFC 9110 clause 12.5.1: each offered type takes the weight of the most specific media range that
+    matches it (q=0: not acceptable); the highest weight wins, and between equal weights the order of
+    `offered` decides (clause 6.3.4 of the NGSI-LD API lists JSON first)."""
+    ranges = _media_ranges(header)
+    best, best_q = None, 0.0
+    for candidate in offered:
+        q = _weight(candidate, ranges)
+        if q > best_q:
+            best, best_q = candidate, q
     if best is None:
         raise NotAcceptable(f"cannot answer with {header}; this resource offers {', '.join(offered)}")
-    return best[2]
+    return best
+
+
+def _media_ranges(header: str) -> list[tuple[str, float]]:
+    ranges = []
+    for part in header.split(","):
+        pieces = [p.strip() for p in part.split(";")]
+        media_range = pieces[0].lower()
+        if not media_range:
+            continue
+        q = 1.0
+        for param in pieces[1:]:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 1.0  # an unreadable weight is no weight: the range keeps the default
+                if not 0.0 <= q <= 1.0:
+                    q = 1.0
+        ranges.append((media_range, q))
+    return ranges
+
+
+def _weight(media_type: str, ranges: list[tuple[str, float]]) -> float:
+    specificities = {media_type: 3, media_type.split("/", 1)[0] + "/*": 2, "*/*": 1}
+    found, specificity = 0.0, 0
+    for media_range, q in ranges:
+        rank = specificities.get(media_range, 0)
+        if rank > specificity:
+            found, specificity = q, rank
+    return found
 
 
 def context_headers(accept: str, context_url: str) -> dict[str, str]:

@@ -33,6 +33,7 @@ from broker_adapter.contexts.fetch import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, fe
 from broker_adapter.ngsild.core_context import CORE_CONTEXT_DOCUMENT, CORE_CONTEXT_URL, is_core_context_url
 from broker_adapter.ngsild.errors import (
     BadRequestData,
+    InvalidRequest,
     LdContextNotAvailable,
     NgsiLdError,
     OperationNotSupported,
@@ -343,7 +344,8 @@ class ContextResolver:
     async def add(self, body: Any) -> ContextRecord:
         """Add @context (5.13.2): store a client's @context as Hosted and return its record."""
         if not isinstance(body, dict) or "@context" not in body:
-            raise BadRequestData("the body must be a JSON object with an @context member")
+            # 5.13.2.4: an incorrect payload is an InvalidRequest (a bad @context inside is BadRequestData)
+            raise InvalidRequest("the body must be a JSON object with an @context member")
         raw = body["@context"]
         _raw_key(raw)
         build_term_map(await self._expand(raw, None, 1, (), _Budget()))  # 5.5.4: refuse what cannot be used

@@ -293,9 +293,13 @@ def test_jsonld_contexts_add_list_serve_use_and_delete(client: httpx.Client, bro
     details = client.get("/jsonldContexts", params={"details": "true", "kind": "Hosted"}).json()
     assert any(d["URL"] == url and d["kind"] == "Hosted" for d in details)
 
-    served = httpx.get(url, timeout=10)
+    served = httpx.get(url, timeout=10)  # Accept: */*
     assert served.status_code == 200
     assert served.json() == {"@context": context}
+    assert served.headers["Content-Type"] == "application/json"  # 6.3.4: JSON unless asked otherwise
+    as_json_ld = httpx.get(url, headers={"Accept": "application/ld+json"}, timeout=10)
+    assert as_json_ld.headers["Content-Type"] == "application/ld+json"
+    assert as_json_ld.json() == {"@context": context}
 
     entity_id = new_id("Meter")
     body = {"id": entity_id, "type": "Meter", "reading": {"type": "Property", "value": 7}}
@@ -310,16 +314,22 @@ def test_jsonld_contexts_add_list_serve_use_and_delete(client: httpx.Client, bro
 
 
 @pytest.mark.parametrize(
-    "body",
-    [{"context": {}}, [{"@context": {}}], {"@context": {"x": 5}}, {"@context": 3}],
+    ("body", "error"),
+    [
+        # 5.13.2.4: a payload of the wrong shape is an InvalidRequest, a wrong @context in it BadRequestData
+        ({"context": {}}, "InvalidRequest"),
+        ([{"@context": {}}], "InvalidRequest"),
+        ({"@context": {"x": 5}}, "BadRequestData"),
+        ({"@context": 3}, "BadRequestData"),
+    ],
     ids=["no-@context", "array", "invalid-term", "number"],
 )
-def test_jsonld_contexts_refuses_invalid_contexts(client: httpx.Client, body: Any) -> None:
+def test_jsonld_contexts_refuses_invalid_contexts(client: httpx.Client, body: Any, error: str) -> None:
     before = client.get("/jsonldContexts").json()
     response = client.post(
         "/jsonldContexts", content=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
     )
-    assert_problem(response, 400, "BadRequestData")
+    assert_problem(response, 400, error)
     assert client.get("/jsonldContexts").json() == before
 
 

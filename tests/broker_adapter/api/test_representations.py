@@ -306,6 +306,14 @@ def test_accept_json_names_the_users_context_in_the_link_header(
         ("application/*", "application/json"),
         ("application/ld+json;q=0.9, application/json;q=0.5", "application/ld+json"),
         ("text/html, application/geo+json", "application/geo+json"),
+        # equal weights: the order clause 6.3.4 offers them in (JSON first), not the order the client wrote
+        ("application/ld+json, application/json", "application/json"),
+        ("application/geo+json, application/json", "application/json"),
+        # RFC 9110 12.5.1: the most specific range gives the weight, so */* cannot bring back a refused type
+        ("application/json;q=0, */*", "application/ld+json"),
+        ("*/*;q=0.9, application/ld+json;q=0.8", "application/json"),
+        # an unreadable weight is ignored, not taken as 0
+        ("application/ld+json;q=notanumber", "application/ld+json"),
     ],
 )
 def test_content_negotiation(client: httpx.Client, entity: dict, accept: str, expected: str) -> None:
@@ -315,7 +323,10 @@ def test_content_negotiation(client: httpx.Client, entity: dict, accept: str, ex
     assert media_type(response) == expected
 
 
-@pytest.mark.parametrize("accept", ["text/html", "application/xml", "application/json;q=0"])
+@pytest.mark.parametrize(
+    "accept",
+    ["text/html", "application/xml", "application/json;q=0", "*/*;q=0", "application/*;q=0, text/html"],
+)
 def test_unsupported_accept_is_406(client: httpx.Client, entity: dict, accept: str) -> None:
     assert_problem(client.get(f"/entities/{ID}", headers={"Accept": accept}), 406, None)
 

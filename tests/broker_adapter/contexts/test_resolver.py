@@ -17,6 +17,7 @@ from broker_adapter.contexts.resolver import CORE_CONTEXT_ID
 from broker_adapter.ngsild.core_context import CORE_CONTEXT_URL, DEFAULT_VOCAB
 from broker_adapter.ngsild.errors import (
     BadRequestData,
+    InvalidRequest,
     LdContextNotAvailable,
     OperationNotSupported,
     ResourceNotFound,
@@ -383,16 +384,18 @@ async def test_add_list_serve_and_delete_a_hosted_context(store: MemoryContextSt
 
 
 @pytest.mark.parametrize(
-    ("body", "message"),
+    ("body", "error", "message"),
     [
-        ([], "JSON object with an @context member"),
-        ({"speed": EX}, "JSON object with an @context member"),
-        ({"@context": {"a": "b:x", "b": "a:y"}}, "cyclic"),
-        ({"@context": 7}, "must be a URL"),
+        ([], InvalidRequest, "JSON object with an @context member"),
+        ({"speed": EX}, InvalidRequest, "JSON object with an @context member"),
+        ({"@context": {"a": "b:x", "b": "a:y"}}, BadRequestData, "cyclic"),
+        ({"@context": 7}, BadRequestData, "must be a URL"),
     ],
 )
-async def test_add_refuses_invalid_contexts(store: MemoryContextStore, body: Any, message: str) -> None:
-    with pytest.raises(BadRequestData, match=message):
+async def test_add_refuses_invalid_contexts(
+    store: MemoryContextStore, body: Any, error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
         await make_resolver(store).add(body)
     assert store.records == {}
 
