@@ -23,6 +23,7 @@ from broker_adapter.api.http import (
     JSON,
     JSON_LD,
     MERGE_PATCH,
+    geojson_context_in_body,
     json_body,
     json_response,
     parse_bool,
@@ -33,6 +34,7 @@ from broker_adapter.ngsild import names, operations
 from broker_adapter.ngsild.datetimes import now_iso
 from broker_adapter.ngsild.entity_input import AttributeParser, parse_entity, parse_fragment
 from broker_adapter.ngsild.errors import BadRequestData
+from broker_adapter.ngsild.projection import projection_members
 from broker_adapter.ngsild.render import LOCATION_IRI, Renderer, RenderOptions, output_format, parse_options
 from broker_adapter.ngsild.termmap import TermMap
 from broker_adapter.ngsild.types import CompactedEntity, ExpandedEntity
@@ -82,11 +84,11 @@ def render_options(request: Request, tm: TermMap, *, allowed_options=RETRIEVE_OP
     params = request.query_params
     options = parse_options(params.get("options"), allowed=allowed_options)
     fmt = output_format(options, params.get("format"))
-    pick_terms = split_list(params.get("pick"))
+    pick_terms = projection_members(params.get("pick"), "pick")
     attrs_terms = split_list(params.get("attrs"))
-    omit_terms = split_list(params.get("omit"))
-    if pick_terms is not None and attrs_terms is not None:
-        raise BadRequestData("use either pick or attrs, not both")
+    omit_terms = projection_members(params.get("omit"), "omit")
+    if attrs_terms is not None and (pick_terms is not None or omit_terms is not None):
+        raise BadRequestData("use either pick/omit or attrs, not both")
     if pick_terms is not None and omit_terms is not None and set(pick_terms) & set(omit_terms):
         raise BadRequestData("the same member is in pick and omit")
     pick = None
@@ -107,7 +109,10 @@ def render_entities(
         geometry = request.query_params.get("geometryProperty")
         geo_iri = tm.expand_name(geometry) if geometry else LOCATION_IRI
         features = [renderer.feature(e, geo_iri) for e in entities]
-        return {"type": "FeatureCollection", "features": features}
+        collection: dict[str, Any] = {"type": "FeatureCollection", "features": features}
+        if geojson_context_in_body(request.headers.get("prefer")):
+            collection["@context"] = response_context_url(request)
+        return collection
     rendered = [renderer.entity(e) for e in entities]
     if accept == JSON_LD:
         ctx = response_context_url(request)

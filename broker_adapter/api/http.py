@@ -175,6 +175,15 @@ def _weight(media_type: str, ranges: list[tuple[str, float]]) -> float:
     return found
 
 
+def geojson_context_in_body(prefer: str | None) -> bool:
+    """Clause 6.3.6: a GeoJSON body carries its @context, unless the client sent `Prefer: body=json`
+    (then only the Link header names it)."""
+    if not prefer:
+        return True
+    preferences = {p.split(";", 1)[0].strip().replace(" ", "") for p in prefer.split(",")}
+    return "body=json" not in preferences
+
+
 def context_headers(accept: str, context_url: str) -> dict[str, str]:
     """With plain JSON (or GeoJSON) the @context travels in a Link header."""
     if accept == JSON_LD:

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.types import Scope
 
 from broker_adapter.api.deps import Broker, check_tenant_name
-from broker_adapter.api.http import GEO_JSON, JSON, JSON_LD, negotiate_header
+from broker_adapter.api.http import GEO_JSON, JSON, JSON_LD, geojson_context_in_body, negotiate_header
 from broker_adapter.ngsild import names
 from broker_adapter.ngsild.core_context import CORE_CONTEXT_URL
 from broker_adapter.ngsild.errors import NonexistentTenant, ResourceNotFound
@@ -42,10 +42,12 @@ async def retrieve(scope: Scope, entity_id: str) -> tuple[int, list[tuple[bytes,
         tenant_raw = request.headers.get("ngsild-tenant")
         accept_raw = request.headers.get("accept")
         link_raw = request.headers.get("link")
+        prefer_raw = request.headers.get("prefer")
     else:
         tenant_raw = _text(headers.get(b"ngsild-tenant"))
         accept_raw = _text(headers.get(b"accept"))
         link_raw = _text(headers.get(b"link"))
+        prefer_raw = _text(headers.get(b"prefer"))
     tenant = check_tenant_name(tenant_raw) if tenant_raw is not None else ""
     if not broker.tenant_exists(tenant):
         raise NonexistentTenant(f"tenant {tenant!r} does not exist (nothing has been written to it)")
@@ -73,8 +75,12 @@ async def retrieve(scope: Scope, entity_id: str) -> tuple[int, list[tuple[bytes,
     if accept == GEO_JSON:
         geometry = params.get("geometryProperty") if params is not None else None
         body = renderer.feature(entity, tm.expand_name(geometry) if geometry else LOCATION_IRI)
+        if geojson_context_in_body(prefer_raw):
+            body["@context"] = response_context
     else:
         body = renderer.entity(entity)
+        if not body:  # clause 4.21: pick/omit left no member
+            raise ResourceNotFound(f"pick/omit leave no member of entity {entity_id}")
         if accept == JSON_LD:
             body["@context"] = response_context
     payload = orjson.dumps(body)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated
 from urllib.parse import quote
 
@@ -93,7 +94,8 @@ def _location(sub_id: str) -> str:
 
 
 async def _check_endpoint(parts: Notifications, doc: dict, tenant: Tenant) -> None:
-    await anyio.to_thread.run_sync(parts.policy.check, doc["notification"]["endpoint"]["uri"], tenant)
+    check = partial(parts.policy.check, unresolvable_ok=True)
+    await anyio.to_thread.run_sync(check, doc["notification"]["endpoint"]["uri"], tenant)
 
 
 async def _load(parts: Notifications, tenant: Tenant, sub_id: str) -> StoredSubscription:

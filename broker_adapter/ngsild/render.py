@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from broker_adapter.ngsild.entity_input import CORE_ATTRIBUTE_MEMBERS
-from broker_adapter.ngsild.errors import BadRequestData
+from broker_adapter.ngsild.errors import BadRequestData, InvalidRequest
 from broker_adapter.ngsild.termmap import TermMap
 from broker_adapter.ngsild.types import (
     GEO_PROPERTY,
@@ -89,7 +89,7 @@ class Renderer:
         opt = self.opt
         pick = opt.pick
         out: CompactedEntity = {}
-        if pick is None or "id" in pick:
+        if (pick is None or "id" in pick) and "id" not in opt.omit:
             out["id"] = entity["id"]
         if (pick is None or "type" in pick) and "type" not in opt.omit:
             out["type"] = _one_or_many([self.tm.compact_name(t) for t in entity["type"]])
@@ -226,25 +226,23 @@ def parse_options(raw: str | None, *, allowed: Collection[str]) -> set[str]:
     options = {o.strip() for o in raw.split(",") if o.strip()}
     unknown = options - set(allowed)
     if unknown:
-        raise BadRequestData(
+        raise InvalidRequest(
             f"unknown option(s) {', '.join(sorted(unknown))}; allowed here: {', '.join(sorted(allowed))}"
         )
     return options
 
 
+_FORMATS = {"keyValues": SIMPLIFIED, "simplified": SIMPLIFIED, "concise": CONCISE, "normalized": NORMALIZED}
+
+
 def output_format(options: set[str], format_param: str | None = None) -> str:
-    """keyValues/simplified and concise from `options` or the v1.8 `format` parameter."""
+    """The representation: the v1.8 `format` parameter when given (clause 6.3.7: it takes precedence over
+    `options`), else keyValues/simplified, concise or normalized from `options`."""
+    if format_param:  # an empty format= is no format
+        if format_param not in _FORMATS:
+            raise InvalidRequest(f"unknown format {format_param!r}; use normalized, concise or simplified")
+        return _FORMATS[format_param]
     chosen = set()
-    if format_param:
-        aliases = {
-            "keyValues": SIMPLIFIED,
-            "simplified": SIMPLIFIED,
-            "concise": CONCISE,
-            "normalized": NORMALIZED,
-        }
-        if format_param not in aliases:
-            raise BadRequestData(f"unknown format {format_param!r}; use normalized, concise or simplified")
-        chosen.add(aliases[format_param])
     if options & {"keyValues", "simplified"}:
         chosen.add(SIMPLIFIED)
     if "concise" in options:

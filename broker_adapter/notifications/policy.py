@@ -16,7 +16,7 @@ from collections.abc import Callable
 from functools import partial
 from urllib.parse import urlsplit
 
-from broker_adapter.access.egress import AddressPolicy, IpAddress, resolve
+from broker_adapter.access.egress import AddressPolicy, resolve
 from broker_adapter.ngsild.errors import BadRequestData
 from broker_adapter.ngsild.types import Tenant
 
@@ -41,12 +41,21 @@ class EndpointPolicy:
         # The platform's own feed receivers (VERBUND_FEEDS): exactly these URLs, whatever their address.
         self._trusted_urls = frozenset(trusted_urls)
 
-    def check(self, uri: str, tenant: Tenant) -> None:
-        """Raise EndpointRefused unless `tenant` may send notifications to `uri` (may resolve DNS)."""
+    def check(self, uri: str, tenant: Tenant, *, unresolvable_ok: bool = False) -> None:
+        """Raise EndpointRefused unless `tenant` may send notifications to `uri` (may resolve DNS).
+
+        `unresolvable_ok` is for writing a subscription: a host that does not resolve now cannot be judged,
+        and every delivery checks again (and checks the address it connects to), so it is accepted."""
         host = self._host_to_check(uri, tenant)
         if host is None:
             return
-        for address in self._addresses(host):
+        try:
+            addresses = resolve(host)
+        except OSError as exc:
+            if unresolvable_ok:
+                return
+            raise EndpointRefused(f"notification.endpoint.uri: the host {host} cannot be resolved") from exc
+        for address in addresses:
             if not self._addresses_policy.address_allowed(address):
                 raise EndpointRefused(
                     f"notification.endpoint.uri: {host} is (or resolves to) {address}, a loopback, private "
@@ -80,10 +89,3 @@ class EndpointPolicy:
                 f"notification.endpoint.uri: {host} connected to {address}, a loopback, private or otherwise"
                 " internal address (its DNS answer changed since the check); nothing was sent"
             )
-
-    @staticmethod
-    def _addresses(host: str) -> list[IpAddress]:
-        try:
-            return resolve(host)
-        except OSError as exc:
-            raise EndpointRefused(f"notification.endpoint.uri: the host {host} cannot be resolved") from exc

@@ -119,7 +119,7 @@ def test_append_with_unknown_option_is_400(client: httpx.Client, sensor: dict) -
         f"/entities/{ID}/attrs", params={"options": "sometimes"}, json={"a": {"type": "Property", "value": 1}}
     )
 
-    assert_problem(response, 400, "BadRequestData")
+    assert_problem(response, 400, "InvalidRequest")  # clause 6.3.20: an invalid URI parameter value
     assert retrieve(client, ID) == sensor
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from broker_adapter.ngsild.core_context import CORE_CONTEXT_URL
 from tests.support.ngsild import assert_problem
 
 LOCATION_PROPS = {"type": "GeoProperty"}
@@ -228,8 +229,18 @@ def test_geojson_is_a_feature_collection(seeded: httpx.Client) -> None:
     assert response.headers["content-type"].startswith("application/geo+json")
     body = response.json()
     assert body["type"] == "FeatureCollection"
+    assert body["@context"] == CORE_CONTEXT_URL  # clause 6.3.6: in the body unless Prefer: body=json
     (feature,) = body["features"]
     assert feature["id"] == LINE and feature["geometry"] == point(7.75, 49.44)
+
+    plain = seeded.get(
+        "/entities",
+        params={"type": "Road", "geometryProperty": "observationSpace"},
+        headers={"Accept": "application/geo+json", "Prefer": "body=json"},
+    )
+    assert "@context" not in plain.json()
+    assert f"<{CORE_CONTEXT_URL}>" in plain.headers["Link"]
+    assert plain.json()["features"] == body["features"]
 
 
 # -- count and paging -----------------------------------------------------------------------------------
@@ -353,7 +364,7 @@ GEO = {"georel": "within", "geometry": "Polygon", "coordinates": str(square(0, 0
         ({"type": "T", "limit": "-1"}, 400, "BadRequestData", "limit"),
         ({"type": "T", "limit": "0"}, 400, "BadRequestData", "count=true"),
         ({"type": "T", "offset": "-3"}, 400, "BadRequestData", "offset"),
-        ({"type": "T", "options": "everything"}, 400, "BadRequestData", "unknown option"),
+        ({"type": "T", "options": "everything"}, 400, "InvalidRequest", "unknown option"),
         ({"type": "T", "count": "yes"}, 400, "BadRequestData", "count"),
     ],
 )

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from broker_adapter.ngsild.core_context import CORE_CONTEXT_URL
 from tests.support.ngsild import (
     CONTEXT_REL,
     CORE_CONTEXT,
@@ -158,8 +159,27 @@ def test_conflicting_formats_are_400(client: httpx.Client, entity: dict) -> None
     assert_problem(response, 400, "BadRequestData")
 
 
-def test_unknown_option_is_400(client: httpx.Client, entity: dict) -> None:
-    assert_problem(client.get(f"/entities/{ID}", params={"options": "fancy"}), 400, "BadRequestData")
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"options": "fancy"},
+        {"options": "keyValues,fancy"},
+        {"format": "fancy"},
+        {"format": "keyValues", "options": "x"},
+    ],
+)
+def test_an_unknown_option_or_format_is_400_invalid_request(
+    client: httpx.Client, entity: dict, params: dict
+) -> None:
+    # clause 6.3.20; the parameters are checked before the entity is looked up
+    assert_problem(client.get(f"/entities/{ID}", params=params), 400, "InvalidRequest")
+    assert_problem(client.get("/entities/urn:ngsi-ld:Sensor:none", params=params), 400, "InvalidRequest")
+
+
+def test_format_takes_precedence_over_options(client: httpx.Client, entity: dict) -> None:
+    body = retrieve(client, ID, params={"format": "keyValues", "options": "normalized"})
+
+    assert body["name"] == entity["name"]["value"]
 
 
 # projections --------------------------------------------------------------------------------------------
@@ -185,6 +205,46 @@ def test_pick_combines_with_simplified(client: httpx.Client, entity: dict) -> No
     body = retrieve(client, ID, params={"pick": "id,label,route", "options": "keyValues"})
 
     assert body == {"id": ID, "label": SIMPLIFIED["label"], "route": SIMPLIFIED["route"]}
+
+
+def test_omit_can_drop_the_id(client: httpx.Client, entity: dict) -> None:
+    body = retrieve(client, ID, params={"omit": "id,name"})
+
+    assert body == {k: v for k, v in ENTITY.items() if k not in ("id", "name")}
+
+
+def test_a_nested_projection_selects_the_linking_attribute(client: httpx.Client, entity: dict) -> None:
+    # clause 4.21: owner{name} projects the linked entity; without a join only `owner` itself is returned
+    body = retrieve(client, ID, params={"pick": "id,owner{name,address{street}}"})
+
+    assert body == {"id": ID, "owner": ENTITY["owner"]}
+
+
+@pytest.mark.parametrize("params", [{"pick": "nothingHere"}, {"omit": ",".join(ENTITY)}])
+def test_pick_or_omit_that_leave_no_member_are_404(client: httpx.Client, entity: dict, params: dict) -> None:
+    assert_problem(client.get(f"/entities/{ID}", params=params), 404, "ResourceNotFound")
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"pick": "name", "omit": "name"},
+        {"pick": "name", "attrs": "owner"},
+        {"omit": "name", "attrs": "owner"},
+        {"pick": "id;name"},
+        {"pick": "id,owner{name"},
+        {"pick": "id,owner{{name}"},
+        {"pick": "id,,name"},
+        {"pick": "id,owner{,name}"},
+        {"pick": "id,owner{}"},
+        {"omit": "name}"},
+    ],
+)
+def test_malformed_or_conflicting_projections_are_400(
+    client: httpx.Client, entity: dict, params: dict
+) -> None:
+    problem = assert_problem(client.get(f"/entities/{ID}", params=params), 400, "BadRequestData")
+    assert problem["title"]
 
 
 # system attributes ---------------------------------------------------------------------------------------
@@ -337,8 +397,31 @@ def _feature(client: httpx.Client, **params: str) -> dict[str, Any]:
     assert response.status_code == 200, response.text
     assert media_type(response) == "application/geo+json"
     feature = response.json()
-    feature.pop("@context", None)  # optional in a Feature (4.5.16.2)
+    assert feature.pop("@context") == CORE_CONTEXT_URL  # clause 6.3.6: in the body by default
     return feature
+
+
+def test_prefer_body_json_moves_the_geojson_context_to_the_link_header(
+    client: httpx.Client, user_context_url: str
+) -> None:
+    create(
+        client,
+        {
+            "@context": user_context_url,
+            "id": ID,
+            "type": "Sensor",
+            "location": {"type": "GeoProperty", "value": POINT},
+        },
+    )
+    link = {"Link": context_link(user_context_url), "Accept": "application/geo+json"}
+
+    embedded = client.get(f"/entities/{ID}", headers=link)
+    plain = client.get(f"/entities/{ID}", headers={**link, "Prefer": "body=json"})
+
+    assert embedded.json()["@context"] == user_context_url
+    assert "@context" not in plain.json()
+    assert f"<{user_context_url}>" in plain.headers["Link"]
+    assert plain.json() == {k: v for k, v in embedded.json().items() if k != "@context"}
 
 
 def test_geojson_feature_of_an_entity(client: httpx.Client, entity: dict) -> None:

@@ -209,6 +209,26 @@ def test_loopback_endpoints_are_refused_by_default(client: httpx.Client) -> None
         assert "VERBUND_NOTIFY_ALLOWED_HOSTS" in body["detail"], body
 
 
+def test_an_endpoint_host_that_does_not_resolve_is_accepted_and_each_delivery_fails(
+    client: httpx.Client,
+) -> None:
+    """A name that does not resolve now cannot be judged; every delivery checks it again (.invalid never
+    resolves: RFC 6761), so the subscription is kept and its deliveries are reported as failures."""
+    from tests.support.receivers import wait_for
+    from tests.support.subscriptions import room
+
+    created = client.post("/subscriptions", json=subscription("http://receiver.invalid/notify"))
+    assert created.status_code == 201, created.text
+    sub_id = created.headers["Location"].rsplit("/", 1)[1]
+
+    client.post("/entities", json=room(1, temperature=20))
+    wait_for(lambda: "lastFailure" in client.get(f"/subscriptions/{sub_id}").json()["notification"])
+
+    notification = client.get(f"/subscriptions/{sub_id}").json()["notification"]
+    assert notification["status"] == "failed"
+    assert "lastSuccess" not in notification
+
+
 def test_receiver_status_members_count_deliveries(ld: httpx.Client, receiver: HttpReceiver) -> None:
     from tests.support.receivers import wait_for
     from tests.support.subscriptions import room
