@@ -92,6 +92,7 @@ def create_app(
             purger.cancel()
             await dispatcher.stop()
             app.state.broker.writer.shutdown(wait=True)
+            await resolver.flush_hits()  # the last second of @context hits
             store.close()
 
     app = FastAPI(

@@ -13,11 +13,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from broker_adapter.api.deps import Broker, BrokerDep, CreatingTenant, ExistingTenant
-from broker_adapter.api.http import JSON, JSON_LD, json_body, json_response, request_context
+from broker_adapter.api.http import (
+    JSON,
+    JSON_LD,
+    json_body,
+    json_response,
+    refuse_context_link,
+    request_context,
+)
 from broker_adapter.ngsild import names, operations
 from broker_adapter.ngsild.datetimes import now_iso
 from broker_adapter.ngsild.entity_input import entity_types, parse_entity, parse_fragment
-from broker_adapter.ngsild.errors import BadRequestData, NgsiLdError, PayloadTooLarge
+from broker_adapter.ngsild.errors import AlreadyExists, BadRequestData, NgsiLdError, PayloadTooLarge
 from broker_adapter.ngsild.render import parse_options
 from broker_adapter.ngsild.termmap import TermMap
 from broker_adapter.storage.port import Change, Outcome
@@ -53,13 +60,26 @@ async def _entities(request: Request, broker: BrokerDep) -> tuple[list[Any], str
 async def _term_maps(
     request: Request, broker: BrokerDep, items: list[Any], kind: str, failures: _Failures
 ) -> list[TermMap | None]:
-    """One TermMap per entity: its own @context with JSON-LD, the Link header's otherwise."""
+    """One TermMap per entity: its own @context with JSON-LD, the Link header's otherwise.
+
+    Clause 6.3.5 splits the errors: a Link header with application/ld+json is wrong for the whole request
+    (400), an @context inside one entity sent as application/json is that entity's error (in the 207)."""
     if kind != JSON_LD:
-        if any(isinstance(item, dict) and "@context" in item for item in items):
-            raise BadRequestData("an @context in the body requires Content-Type application/ld+json")
         shared = await broker.term_map(request_context(request, None, JSON))
-        return [shared] * len(items)
-    out: list[TermMap | None] = []
+        out: list[TermMap | None] = []
+        for n, item in enumerate(items):
+            if isinstance(item, dict) and "@context" in item:
+                error = BadRequestData(
+                    "an @context in the body requires Content-Type application/ld+json; "
+                    "with application/json give it in a Link header"
+                )
+                failures.add(n, item.get("id"), error)
+                out.append(None)
+            else:
+                out.append(shared)
+        return out
+    refuse_context_link(request)
+    out = []
     for n, item in enumerate(items):
         try:
             out.append(await broker.term_map(request_context(request, item, JSON_LD)))
@@ -179,16 +199,23 @@ async def batch_upsert(request: Request, broker: BrokerDep, tenant: CreatingTena
 @router.post("/update")
 async def batch_update(request: Request, broker: BrokerDep, tenant: ExistingTenant) -> Response:
     options = parse_options(request.query_params.get("options"), allowed=("noOverwrite",))
+    reports: list[operations.AttrReport] = []  # one per change, in order
 
     def parse(item: Any, tm: TermMap, now: str) -> Change:
         entity_id, fragment = _fragment(item, tm, now, broker)
-        change = operations.append(
-            entity_id, fragment, now, operations.AttrReport(), overwrite="noOverwrite" not in options
-        )
+        report = operations.AttrReport()
+        change = operations.append(entity_id, fragment, now, report, overwrite="noOverwrite" not in options)
+        reports.append(report)
         return Change(entity_id, change)
 
     changes, failures = await _parse_each(request, broker, parse)
     outcomes = await broker.apply(tenant, changes) if changes else []
+    for outcome, report in zip(outcomes, reports, strict=True):
+        if outcome.ok and not report.complete:
+            # 5.6.9.4: an entity whose attributes were not all written (noOverwrite kept some) is reported
+            # in the errors; what could be written was
+            kept = ", ".join(sorted({iri for iri, _ in report.not_updated}))
+            outcome.error = AlreadyExists(f"entity {outcome.entity_id}: noOverwrite kept existing {kept}")
     return _result(outcomes, failures, created_status=False)
 
 

@@ -196,6 +196,9 @@ async def delete_attribute(
     request: Request, entity_id: str, attr: str, broker: BrokerDep, tenant: ExistingTenant
 ) -> Response:
     _check_path_id(entity_id)
+    if attr == "scope":  # clause 4.18: the scope is deleted like an attribute
+        await _write_one(broker, tenant, entity_id, operations.delete_scope(entity_id, now_iso()))
+        return Response(status_code=204)
     tm = await _read_terms(request, broker)
     parser = AttributeParser(tm, now_iso())
     iri = parser.attribute_iri(attr, "attrId (in the URL)")

@@ -87,16 +87,22 @@ async def json_body(
     return body, kind
 
 
+def refuse_context_link(request: Request) -> None:
+    """Clause 6.3.5: with Content-Type application/ld+json a Link header naming an @context is an error."""
+    link = request.headers.get("link")
+    if link is not None and parse_context_link(link) is not None:
+        raise BadRequestData(
+            "with Content-Type application/ld+json the @context goes in the body, not in a Link header"
+        )
+
+
 def request_context(request: Request, body: Any, kind: str | None) -> Any:
     """The @context of a request: body @context with JSON-LD, the Link header with plain JSON.
 
     Returns the raw @context value (None: the core context only)."""
     link = request.headers.get("link")
     if kind == JSON_LD:
-        if link is not None and parse_context_link(link) is not None:
-            raise BadRequestData(
-                "with Content-Type application/ld+json the @context goes in the body, not in a Link header"
-            )
+        refuse_context_link(request)
         if not isinstance(body, dict) or "@context" not in body:
             raise BadRequestData("Content-Type application/ld+json requires an @context member in the body")
         check_depth(body["@context"], DEFAULT_MAX_DEPTH, "@context")

@@ -4,7 +4,9 @@ Every failure becomes LdContextNotAvailable naming the URL and what went wrong, 
 @context can fix it. The bounds (one total deadline, a body size limit enforced while streaming, at most
 three redirects, http/https only) keep a slow or hostile context server from tying up the broker.
 With an address policy (access/egress.py, the one notifications use too), the URL, every redirect target
-and the address actually connected to must lie outside loopback and private networks.
+and the address actually connected to must lie outside loopback and private networks. A host that does not
+resolve is unavailable (503), like one that does not answer; one that resolves to a forbidden address is
+refused (400).
 The Content-Type is not enforced: popular hosts (GitHub raw) serve contexts as text/plain; the body must
 be a JSON object with an "@context" member (JSON-LD 1.1, "remote context document").
 """
@@ -18,7 +20,7 @@ import anyio
 import httpx
 import orjson
 
-from broker_adapter.access.egress import AddressPolicy
+from broker_adapter.access.egress import AddressPolicy, resolve
 from broker_adapter.ngsild.errors import BadRequestData, LdContextNotAvailable
 
 DEFAULT_TIMEOUT = 5.0
@@ -89,7 +91,7 @@ async def _download(
         current = url
         for _ in range(max_redirects + 1):
             if policy is not None:
-                reason = await anyio.to_thread.run_sync(policy.refusal, current)
+                reason = await anyio.to_thread.run_sync(_refusal, policy, url, current)
                 if reason is not None:
                     raise ContextRefused(url, reason if current == url else f"redirected to {reason}")
             async with client.stream("GET", current, headers={"Accept": _ACCEPT}) as response:
@@ -101,6 +103,23 @@ async def _download(
                     continue
                 return await _body(url, response, max_bytes)
     raise httpx.TooManyRedirects(f"more than {max_redirects} redirects", request=response.request)
+
+
+def _refusal(policy: AddressPolicy, url: str, current: str) -> str | None:
+    """Why the policy refuses current, or None. A host without a DNS answer is LdContextNotAvailable: the
+    policy refuses it (it cannot vouch for the address), but for the client it is a context that cannot be
+    retrieved (5.5.6, ETSI 043_01). The policy then resolves the host again; a context is fetched once, so
+    the second look-up costs little."""
+    host = urlsplit(current).hostname
+    if host and not policy.host_allowed(host):
+        try:
+            resolve(host)
+        except OSError as exc:
+            where = url if current == url else f"{url} (redirected to {current})"
+            raise LdContextNotAvailable(
+                f"@context {where}: the host {host} cannot be resolved ({exc})"
+            ) from exc
+    return policy.refusal(current)
 
 
 def _check_peer(policy: AddressPolicy, url: str, current: str, response: httpx.Response) -> None:

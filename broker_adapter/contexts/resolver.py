@@ -5,6 +5,11 @@ its URLs or, for inline content, its canonical hash: a repeated @context costs o
 Remote documents are fetched once with the bounded client, stored as kind "Cached" so they survive
 restarts (the store is asked before the network), and nested remote contexts are resolved recursively
 within max_depth and max_documents. Core context URLs never leave the process (ARCHITECTURE decision 2).
+URLs of this broker's own /jsonldContexts are looked up in the store and never fetched; a relative
+reference to one (the Location that Add @context returns) is resolved against the request's URL, as
+JSON-LD resolves relative IRIs against the document's base.
+Each resolve counts one hit on every stored @context it used (usage.py: in memory, flushed in the
+background); the details of a stored @context show the count (numberOfHits, lastUsage).
 
 /jsonldContexts semantics follow ETSI GS CIM 009 clause 5.13 (HTTP binding 6.29, 6.30):
     add      Hosted record; invalid @context → BadRequestData (5.13.2)
@@ -22,7 +27,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 from uuid import NAMESPACE_URL, uuid4, uuid5
 
 import anyio
@@ -30,6 +35,7 @@ import anyio.to_thread
 
 from broker_adapter.access.egress import AddressPolicy, context_policy
 from broker_adapter.contexts.fetch import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, fetch_context_document
+from broker_adapter.contexts.usage import UsageCounter
 from broker_adapter.ngsild.core_context import CORE_CONTEXT_DOCUMENT, CORE_CONTEXT_URL, is_core_context_url
 from broker_adapter.ngsild.errors import (
     BadRequestData,
@@ -46,12 +52,14 @@ from verbund.settings import Settings
 CACHED, HOSTED, IMPLICITLY_CREATED = "Cached", "Hosted", "ImplicitlyCreated"
 KINDS = (CACHED, HOSTED, IMPLICITLY_CREATED)
 CORE_CONTEXT_ID = f"urn:uuid:{uuid5(NAMESPACE_URL, CORE_CONTEXT_URL)}"
+CONTEXTS_PATH = "/ngsi-ld/v1/jsonldContexts/"
 
 
 @dataclass(frozen=True, slots=True)
 class ResolvedContext:
     term_map: TermMap
     url: str  # one URL standing for the whole @context: what a Link header advertises
+    uses: tuple[str, ...] = ()  # ids of the stored @contexts it is made of (each use counts a hit on them)
 
 
 @dataclass(slots=True)
@@ -59,13 +67,14 @@ class _Flight:
     """One download in progress; concurrent resolves of the same URL wait for it instead of fetching."""
 
     done: anyio.Event = field(default_factory=anyio.Event)
-    value: tuple[Any] | None = None
+    value: tuple[Any, str] | None = None  # the @context member and the id of its stored record
     error: NgsiLdError | None = None
 
 
 @dataclass(slots=True)
 class _Budget:
     documents: int = 0
+    used: list[str] = field(default_factory=list)  # ids of the stored @contexts met on the way
 
 
 def now_iso() -> str:
@@ -155,6 +164,7 @@ class ContextResolver:
         max_documents: int = 32,
         cache_size: int = 1024,
         policy: AddressPolicy | None = None,
+        hits_interval: float = 1.0,
     ) -> None:
         if fetch_timeout <= 0 or max_bytes <= 0 or max_depth < 1 or max_documents < 1:
             raise ValueError("fetch_timeout, max_bytes, max_depth and max_documents must be positive")
@@ -165,49 +175,67 @@ class ContextResolver:
         self._max_depth = max_depth
         self._max_documents = max_documents
         self._resolved: LruCache[Hashable, ResolvedContext] = LruCache(cache_size)
-        self._by_link: dict[str | None, TermMap] = {}  # cleared with _resolved
-        self._documents: LruCache[str, tuple[Any]] = LruCache(cache_size)
+        self._by_link: dict[str | None, ResolvedContext] = {}  # cleared with _resolved
+        self._documents: LruCache[str, tuple[Any, str]] = LruCache(cache_size)
         self._flights: dict[str, _Flight] = {}
         self._started = now_iso()
         self._policy = policy  # where remote @contexts may come from (SSRF); None: anywhere
+        self._usage = UsageCounter(store, interval=hits_interval)
 
     def local_url(self, context_id: str) -> str:
         """Where this broker serves a stored @context (Hosted and ImplicitlyCreated)."""
-        return f"{self._base_url}/ngsi-ld/v1/jsonldContexts/{context_id}"
+        return f"{self._base_url}{CONTEXTS_PATH}{context_id}"
 
     # resolving -------------------------------------------------------------------------------------------
 
-    async def resolve(self, raw: Any) -> TermMap:
-        """The TermMap of a request's @context (None means the core context only)."""
+    async def resolve(self, raw: Any, *, count: bool = True) -> TermMap:
+        """The TermMap of a request's @context (None means the core context only). count: a use by a
+        request, one hit on each stored @context it needs (not for the broker's own bookkeeping)."""
         if raw is None or type(raw) is str:
             # Per-request hot path (a Link header URL or none): one plain dict look-up.
             known = self._by_link.get(raw)
-            if known is not None:
-                return known
-            term_map = (await self.resolve_context(raw)).term_map
-            if len(self._by_link) >= 1024:
-                self._by_link.clear()
-            self._by_link[raw] = term_map
-            return term_map
-        return (await self.resolve_context(raw)).term_map
+            if known is None:
+                known = await self._resolve(raw)
+                if len(self._by_link) >= 1024:
+                    self._by_link.clear()
+                self._by_link[raw] = known
+        else:
+            known = await self._resolve(raw)
+        if count and known.uses:
+            self._usage.count(known.uses)
+        return known.term_map
 
-    async def resolve_context(self, raw: Any) -> ResolvedContext:
+    async def resolve_context(self, raw: Any, *, count: bool = True) -> ResolvedContext:
         """The TermMap and the single URL to advertise for raw; arrays and inline objects get an
-        ImplicitlyCreated record, stored once per distinct content (5.13.1)."""
+        ImplicitlyCreated record, stored once per distinct content (5.13.1). count: as for resolve."""
+        resolved = await self._resolve(raw)
+        if count and resolved.uses:
+            self._usage.count(resolved.uses)
+        return resolved
+
+    async def flush_hits(self) -> None:
+        """Write the hits counted so far to the store now (they are written within a second anyway)."""
+        await self._usage.flush()
+
+    async def _resolve(self, raw: Any) -> ResolvedContext:
         key = _raw_key(raw)
         resolved = self._resolved.get(key)
         if resolved is None:
-            term_map = build_term_map(await self._expand(raw, None, 1, (), _Budget()))
-            resolved = ResolvedContext(term_map, await self._advertised_url(raw, key))
+            budget = _Budget()
+            term_map = build_term_map(await self._expand(raw, None, 1, (), budget))
+            url, implicit_id = await self._advertised_url(raw, key)
+            uses = (*budget.used, implicit_id) if implicit_id is not None else tuple(budget.used)
+            resolved = ResolvedContext(term_map, url, tuple(dict.fromkeys(uses)))
             self._resolved.put(key, resolved)
         return resolved
 
-    async def _advertised_url(self, raw: Any, key: Hashable) -> str:
+    async def _advertised_url(self, raw: Any, key: Hashable) -> tuple[str, str | None]:
+        """The URL, and the id of the ImplicitlyCreated record when there is one."""
         effective = _without_core(raw)
         if effective is None:
-            return CORE_CONTEXT_URL
+            return CORE_CONTEXT_URL, None
         if isinstance(effective, str):
-            return effective
+            return self._absolute(effective, None), None
         context_id = f"urn:uuid:{uuid5(NAMESPACE_URL, f'implicit:{key}')}"
         url = self.local_url(context_id)
         if await anyio.to_thread.run_sync(self._store.get_context, context_id) is None:
@@ -216,7 +244,7 @@ class ContextResolver:
                 items = [*items, CORE_CONTEXT_URL]  # self-contained for plain JSON-LD processors
             record = ContextRecord(context_id, url, IMPLICITLY_CREATED, {"@context": items}, now_iso())
             await anyio.to_thread.run_sync(self._store.put_context, record)
-        return url
+        return url, context_id
 
     async def _expand(
         self, value: Any, base: str | None, depth: int, chain: tuple[str, ...], budget: _Budget
@@ -257,12 +285,34 @@ class ContextResolver:
         return {**imported, **own}
 
     def _absolute(self, ref: str, base: str | None) -> str:
-        url = urljoin(base, ref) if base is not None else ref
+        if base is None:
+            if _is_http_url(ref):
+                return ref
+            own = self._own_context_url(ref)
+            if own is None:
+                raise BadRequestData(
+                    f"@context {ref!r} is not an absolute http or https URL (a relative one must name a "
+                    f"stored @context of this broker: {CONTEXTS_PATH}{{id}})"
+                )
+            return own
+        url = urljoin(base, ref)
         if not _is_http_url(url):
-            if base is None:
-                raise BadRequestData(f"@context {ref!r} is not an absolute http or https URL")
             raise LdContextNotAvailable(f"@context {base} refers to {ref!r}, which is not an http(s) URL")
         return url
+
+    def _own_context_url(self, ref: str) -> str | None:
+        """The URL of the stored @context that a relative reference such as the Location of Add @context
+        (/ngsi-ld/v1/jsonldContexts/{id}) names. JSON-LD resolves it against the document's base, the
+        request URL: a URL of this broker, whichever host name the client used to reach it."""
+        parts = urlsplit(ref)
+        if parts.scheme or parts.netloc or parts.query or parts.fragment:
+            return None
+        if not parts.path.startswith(CONTEXTS_PATH):
+            return None
+        context_id = unquote(parts.path.removeprefix(CONTEXTS_PATH))  # the Location may encode ":"
+        if not context_id or "/" in context_id:
+            return None
+        return self.local_url(context_id)
 
     async def _remote(self, url: str, depth: int, chain: tuple[str, ...], budget: _Budget) -> Any:
         if url in chain:
@@ -277,26 +327,29 @@ class ContextResolver:
             raise LdContextNotAvailable(
                 f"@context refers to more than {self._max_documents} remote documents (stopped at {url})"
             )
-        return await self._document(url)
+        member, context_id = await self._document(url)
+        budget.used.append(context_id)
+        return member
 
-    async def _document(self, url: str) -> Any:
-        """The @context member of a remote document: memory, then the store, then one shared download."""
+    async def _document(self, url: str) -> tuple[Any, str]:
+        """The @context member of a remote document and the id of its stored record: memory, then the
+        store, then one shared download."""
         cached = self._documents.get(url)
         if cached is not None:
-            return cached[0]
+            return cached
         flight = self._flights.get(url)
         if flight is not None:
             await flight.done.wait()
             if flight.value is not None:
-                return flight.value[0]
+                return flight.value
             if flight.error is not None:
                 raise _again(flight.error) from None
             return await self._document(url)  # the downloading task was cancelled: try again
         flight = self._flights[url] = _Flight()
         try:
-            flight.value = (await self._load(url),)
+            flight.value = await self._load(url)
             self._documents.put(url, flight.value)
-            return flight.value[0]
+            return flight.value
         except NgsiLdError as exc:
             flight.error = exc
             raise
@@ -304,15 +357,17 @@ class ContextResolver:
             del self._flights[url]
             flight.done.set()
 
-    async def _load(self, url: str) -> Any:
+    async def _load(self, url: str) -> tuple[Any, str]:
         record = await anyio.to_thread.run_sync(self._store.get_context_by_url, url)
         if record is not None:
-            await anyio.to_thread.run_sync(self._store.touch_context, record.id, now_iso())
-            return _context_member(record.document)
+            return _context_member(record.document), record.id
+        if url.startswith(self.local_url("")):
+            # one of ours: the store has all of them, so fetching it from ourselves would only 404
+            raise LdContextNotAvailable(f"@context {url} names no @context stored by this broker")
         document = await self._fetch(url)
         record = ContextRecord(f"urn:uuid:{uuid5(NAMESPACE_URL, url)}", url, CACHED, document, now_iso())
         await anyio.to_thread.run_sync(self._store.put_context, record)
-        return document["@context"]
+        return document["@context"], record.id
 
     async def _fetch(self, url: str) -> dict[str, Any]:
         return await fetch_context_document(
@@ -361,13 +416,15 @@ class ContextResolver:
         records = await anyio.to_thread.run_sync(self._store.list_contexts, kind)
         if kind in (None, CACHED):
             records = [self._core_record(), *records]
-        return [context_details(r) for r in records] if details else [r.url for r in records]
+        if not details:
+            return [r.url for r in records]
+        return [context_details(self._usage.current(r)) for r in records]
 
     async def serve(self, context_id: str, *, details: bool = False) -> dict[str, Any]:
         """Serve @context (5.13.4): the stored document, or its details."""
         record = await self._find(context_id)
         if details:
-            return context_details(record)
+            return context_details(self._usage.current(record))
         if record.kind == CACHED:
             raise OperationNotSupported(
                 f"@context {context_id} is a cached copy of {record.url}; only Hosted and ImplicitlyCreated "
@@ -398,4 +455,5 @@ class ContextResolver:
             await anyio.to_thread.run_sync(self._store.put_context, fresh)
         else:
             await anyio.to_thread.run_sync(self._store.delete_context, record.id)
+            self._usage.forget(record.id)
         self._forget(record.url)

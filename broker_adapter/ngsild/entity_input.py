@@ -81,6 +81,18 @@ def is_null(value: Any) -> bool:
     return value is None or value == NGSILD_NULL
 
 
+def _is_null_form(kind: str, value: Any) -> bool:
+    """The NGSI-LD null of each kind's value member (clause 4.5.5): urn:ngsi-ld:null itself, a languageMap
+    {"@none": urn:ngsi-ld:null}, or a list holding only it (or only {"object": urn:ngsi-ld:null})."""
+    if value == NGSILD_NULL:
+        return True
+    if kind == LANGUAGE_PROPERTY:
+        return value == {"@none": NGSILD_NULL}
+    if kind in (LIST_PROPERTY, LIST_RELATIONSHIP):
+        return value == [NGSILD_NULL] or value == [{"object": NGSILD_NULL}]
+    return False
+
+
 def _looks_like_geometry(value: Any) -> bool:
     return (
         isinstance(value, dict)
@@ -290,6 +302,10 @@ class AttributeParser:
                 raise BadRequestData(f"{attr_path}.{key}: null is not a valid value")
             return value
         path = f"{attr_path}.{key}"
+        if value is None:  # clause 4.5.5: JSON null is no value; NGSI-LD null is urn:ngsi-ld:null
+            raise BadRequestData(f"{path}: null is not a valid value (NGSI-LD null is {NGSILD_NULL!r})")
+        if self.allow_null and _is_null_form(kind, value):
+            return NGSILD_NULL
         if isinstance(value, dict | list) and kind != GEO_PROPERTY:  # GeoJSON is checked structurally
             # clause 5.5.4: urn:ngsi-ld:null inside a value is only meaningful in merge operations
             check_depth(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from broker_adapter.ngsild.entity_input import CORE_ATTRIBUTE_MEMBERS, NGSILD_NULL, is_null
+from broker_adapter.ngsild.entity_input import CORE_ATTRIBUTE_MEMBERS, NGSILD_NULL
 from broker_adapter.ngsild.errors import AlreadyExists, BadRequestData, ResourceNotFound
 from broker_adapter.ngsild.types import VALUE_MEMBER, ExpandedEntity, Instance, Iri
 
@@ -98,18 +98,34 @@ def delete(entity_id: str):
 
 
 # attribute operations -------------------------------------------------------------------------------
-def _add_types(entity: ExpandedEntity, fragment: dict[str, Any]) -> None:
+def _add_types(entity: ExpandedEntity, fragment: dict[str, Any]) -> bool:
+    """Clause 4.16: types given in a fragment are added to the entity's; True when one was new."""
+    added = False
     for t in fragment.get("type", ()):
         if t not in entity["type"]:
             entity["type"].append(t)
+            added = True
+    return added
 
 
-def _set_scope(entity: ExpandedEntity, fragment: dict[str, Any]) -> None:
+def _set_scope(entity: ExpandedEntity, fragment: dict[str, Any], *, keep: bool = False) -> None:
+    """The fragment's scope replaces the entity's (NGSI-LD null removes it); with `keep` (append with
+    noOverwrite, clause 4.18) the new scopes are added to the existing ones."""
     if "scope" in fragment:
         if fragment["scope"] is None:
             entity.pop("scope", None)
+        elif keep and "scope" in entity:
+            entity["scope"] = [*entity["scope"], *(s for s in fragment["scope"] if s not in entity["scope"])]
         else:
             entity["scope"] = fragment["scope"]
+
+
+def is_deletion(inst: Instance) -> bool:
+    """An instance that stands for NGSI-LD null (clause 4.5.5): its kind's value member is null (the
+    parser brings every kind's null form, e.g. a languageMap {"@none": null}, to urn:ngsi-ld:null)."""
+    return inst.get(VALUE_MEMBER.get(inst.get("type", "Property"), "value")) == NGSILD_NULL or (
+        inst.get("value") == NGSILD_NULL
+    )
 
 
 def append(
@@ -141,7 +157,7 @@ def append(
             }
         entity = _copy_for_write(current)
         _add_types(entity, fragment)
-        _set_scope(entity, fragment)
+        _set_scope(entity, fragment, keep=not overwrite)
         attrs = entity["attrs"]
         for iri, instances in fragment["attrs"].items():
             existing = attrs.setdefault(iri, [])
@@ -170,6 +186,13 @@ def update_attrs(entity_id: str, fragment: dict[str, Any], now: str, report: Att
         if current is None:
             raise _not_found(entity_id)
         entity = _copy_for_write(current)
+        types_added = _add_types(entity, fragment)
+        if "scope" in fragment:  # clause 4.18: an update replaces a scope the entity has
+            if "scope" in current:
+                _set_scope(entity, fragment)
+                report.updated.append("scope")
+            else:
+                report.not_updated.append(("scope", "the entity has no scope"))
         attrs = entity["attrs"]
         for iri, instances in fragment["attrs"].items():
             existing = attrs.get(iri, [])
@@ -182,7 +205,7 @@ def update_attrs(entity_id: str, fragment: dict[str, Any], now: str, report: Att
                     )
                     report.not_updated.append((iri, reason))
                     continue
-                if is_null(inst.get("value")) and inst.get("type") == "Property":
+                if is_deletion(inst):
                     del existing[n]
                 else:
                     existing[n] = _keep_created(inst, existing[n])
@@ -190,7 +213,7 @@ def update_attrs(entity_id: str, fragment: dict[str, Any], now: str, report: Att
                     report.updated.append(iri)
             if iri in attrs and not attrs[iri]:
                 del attrs[iri]
-        if not report.updated:
+        if not report.updated and not types_added:
             return current  # nothing changed: no modifiedAt bump
         return _touch(entity, now)
 
@@ -199,10 +222,7 @@ def update_attrs(entity_id: str, fragment: dict[str, Any], now: str, report: Att
 
 def _merge_instance(old: Instance, patch: Instance, now: str) -> Instance | None:
     """Merge-patch of one instance: given members replace, sub-attributes merge, null removes."""
-    if (
-        patch.get("value") == NGSILD_NULL
-        and len([k for k in patch if k not in ("type", "createdAt", "modifiedAt")]) == 1
-    ):
+    if is_deletion(patch) and len([k for k in patch if k not in ("type", "createdAt", "modifiedAt")]) == 1:
         return None
     merged = dict(old)
     if patch.get("type") != old.get("type") and any(
@@ -219,7 +239,7 @@ def _merge_instance(old: Instance, patch: Instance, now: str) -> Instance | None
             else:
                 merged[key] = item
         else:  # sub-attribute
-            if item.get("value") == NGSILD_NULL:
+            if is_deletion(item):
                 merged.pop(key, None)
             elif key in merged and isinstance(merged[key], dict):
                 sub = _merge_instance(merged[key], item, now)
@@ -255,7 +275,7 @@ def merge(entity_id: str, fragment: dict[str, Any], now: str, *, partial_attr: I
                             if ds
                             else f"entity {entity_id} has no attribute {iri}"
                         )
-                    if inst.get("value") == NGSILD_NULL:
+                    if is_deletion(inst):
                         continue  # deleting what is not there is a no-op
                     if VALUE_MEMBER[inst["type"]] not in inst:
                         raise BadRequestData(
@@ -287,7 +307,7 @@ def _changes_kind(old: Instance, patch: Instance) -> bool:
 
 
 def _strip_nulls(inst: Instance) -> Instance:
-    return {k: v for k, v in inst.items() if not (isinstance(v, dict) and v.get("value") == NGSILD_NULL)}
+    return {k: v for k, v in inst.items() if not (isinstance(v, dict) and is_deletion(v))}
 
 
 def replace_attr(entity_id: str, iri: Iri, instances: list[Instance], now: str):
@@ -308,6 +328,21 @@ def replace_attr(entity_id: str, iri: Iri, instances: list[Instance], now: str):
                     f"entity {entity_id} has no instance of {iri} with datasetId {inst.get('datasetId')}"
                 )
             target[n] = _keep_created(inst, target[n])
+        return _touch(entity, now)
+
+    return change
+
+
+def delete_scope(entity_id: str, now: str):
+    """DELETE /entities/{id}/attrs/scope (clause 4.18): scope is deleted like an attribute."""
+
+    def change(current: ExpandedEntity | None) -> ExpandedEntity:
+        if current is None:
+            raise _not_found(entity_id)
+        if "scope" not in current:
+            raise ResourceNotFound(f"entity {entity_id} has no scope")
+        entity = _copy_for_write(current)
+        del entity["scope"]
         return _touch(entity, now)
 
     return change

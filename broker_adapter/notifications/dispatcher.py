@@ -179,8 +179,9 @@ class Dispatcher:
                 compiled[key] = known
                 continue
             try:
-                q_terms = await self.resolver.resolve(sub.context)
-                notify_terms = await self.resolver.resolve(sub.doc["jsonldContext"])
+                # the notifier's own bookkeeping: no hits on the contexts (numberOfHits counts requests)
+                q_terms = await self.resolver.resolve(sub.context, count=False)
+                notify_terms = await self.resolver.resolve(sub.doc["jsonldContext"], count=False)
                 compiled[key] = Compiled(sub, q_terms, notify_terms)
             except NgsiLdError as exc:
                 log.warning("subscription skipped", extra={"subscription": sub.id, "detail": exc.detail})

@@ -181,8 +181,9 @@ class Store(Protocol):
 
     def delete_context(self, context_id: str) -> bool: ...
 
-    def touch_context(self, context_id: str, when: str) -> None:
-        """Count one use of a stored context (hits, last_usage); best effort."""
+    def add_context_hits(self, context_id: str, hits: int, when: str) -> None:
+        """Add `hits` uses to a stored context and move its last_usage to `when` if later, in one atomic
+        step (replicas flush their counts concurrently); nothing when the context is gone."""
 
     # municipality registry and credentials (records are JSON objects, as the admin API shows them) -----
     def get_municipality(self, tenant: Tenant) -> dict[str, Any] | None: ...

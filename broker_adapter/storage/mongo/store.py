@@ -362,11 +362,12 @@ class MongoStore:
         with translate():
             return self.meta.contexts.delete_one({"_id": context_id}).deleted_count > 0
 
-    def touch_context(self, context_id: str, when: str) -> None:
+    def add_context_hits(self, context_id: str, hits: int, when: str) -> None:
         with translate():
-            self.meta.contexts.update_one(
-                {"_id": context_id}, {"$inc": {"hits": 1}, "$set": {"last_usage": when}}
-            )
+            self.meta.contexts.update_one({"_id": context_id}, {"$inc": {"hits": hits}})
+            # two atomic steps, not $max: a last_usage of null must give way too
+            later = {"$or": [{"last_usage": None}, {"last_usage": {"$lt": when}}]}
+            self.meta.contexts.update_one({"_id": context_id, **later}, {"$set": {"last_usage": when}})
 
     # municipality registry and credentials ------------------------------------------------------------
     def get_municipality(self, tenant: Tenant) -> dict[str, Any] | None:

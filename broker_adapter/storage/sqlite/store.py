@@ -413,10 +413,12 @@ class SqliteStore:
         with self._write() as conn:
             return conn.execute("DELETE FROM contexts WHERE id = ?", (context_id,)).rowcount > 0
 
-    def touch_context(self, context_id: str, when: str) -> None:
+    def add_context_hits(self, context_id: str, hits: int, when: str) -> None:
         with self._write() as conn:
             conn.execute(
-                "UPDATE contexts SET hits = hits + 1, last_usage = ? WHERE id = ?", (when, context_id)
+                "UPDATE contexts SET hits = hits + ?, last_usage = max(ifnull(last_usage, ''), ?)"
+                " WHERE id = ?",
+                (hits, when, context_id),
             )
 
     # municipality registry and credentials -----------------------------------------------------------

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.support.fixtures_b import ERRORS, JSON_LD, new_id
-from tests.support.ngsild import assert_problem
+from tests.support.ngsild import assert_problem, context_link
 
 OPS = "/entityOperations/"
 
@@ -137,6 +137,47 @@ def test_batch_create_json_ld_entity_without_context_is_rejected_alone(client: h
     _assert_absent(client, without_ctx)
 
 
+@pytest.mark.parametrize("operation", ["create", "upsert", "update", "merge"])
+def test_an_entity_with_its_own_context_sent_as_plain_json_is_rejected_alone(
+    client: httpx.Client, operation: str
+) -> None:
+    """Clause 6.3.5: with application/json an @context in an entity is that entity's error (207)."""
+    plain, with_ctx = new_id("Vehicle"), new_id("Vehicle")
+    _seed(client, _entity(new_id("Vehicle")))  # the tenant exists
+    if operation != "create":
+        _seed(client, _entity(plain, speed=1), _entity(with_ctx, speed=1))
+    batch = [
+        _entity(plain, speed=2),
+        {"@context": {"speed": "https://a.example/speed"}, **_entity(with_ctx, speed=2)},
+    ]
+
+    response = client.post(OPS + operation, json=batch)
+
+    _assert_batch_result(response, [plain], {with_ctx: "BadRequestData"})
+    assert _value(client, plain, "speed") == 2
+    if operation == "create":
+        _assert_absent(client, with_ctx)
+    else:
+        assert _value(client, with_ctx, "speed") == 1
+
+
+@pytest.mark.parametrize("operation", ["create", "upsert", "update", "merge"])
+def test_a_link_header_with_json_ld_refuses_the_whole_batch(client: httpx.Client, operation: str) -> None:
+    """Clause 6.3.5: with application/ld+json the @context may not come in a Link header (400, no write)."""
+    existing, fresh = new_id("Vehicle"), new_id("Vehicle")
+    _seed(client, _entity(existing, speed=1))
+    batch = [
+        {"@context": {"speed": "https://a.example/speed"}, **_entity(i, speed=2)} for i in (existing, fresh)
+    ]
+    link = context_link("https://a.example/ctx.jsonld")
+
+    response = client.post(OPS + operation, json=batch, headers={"Content-Type": JSON_LD, "Link": link})
+
+    assert_problem(response, 400, "BadRequestData")
+    assert _value(client, existing, "speed") == 1
+    _assert_absent(client, fresh)
+
+
 # request-level errors: the whole batch is refused and nothing is written ---------------------------
 @pytest.mark.parametrize("operation", ["create", "upsert", "update", "delete", "merge"])
 @pytest.mark.parametrize(
@@ -262,15 +303,23 @@ def test_batch_update_overwrites_and_appends_attributes(client: httpx.Client) ->
     assert _value(client, b, "speed") == 6
 
 
-def test_batch_update_no_overwrite_keeps_existing_values(client: httpx.Client) -> None:
-    entity_id = new_id("Vehicle")
-    _seed(client, _entity(entity_id, speed=1))
-    response = client.post(
-        OPS + "update", params={"options": "noOverwrite"}, json=[_entity(entity_id, speed=9, colour="red")]
-    )
-    assert response.status_code in (204, 207), response.text
-    body = _get(client, entity_id).json()
-    assert body["speed"]["value"] == 1 and body["colour"]["value"] == "red"
+def test_batch_update_no_overwrite_keeps_existing_values_and_reports_them(client: httpx.Client) -> None:
+    """5.6.9.4: an entity whose existing attributes noOverwrite kept is in the errors (207); what was new
+    is written; an entity whose attributes were all new is a success."""
+    kept, fresh = new_id("Vehicle"), new_id("Vehicle")
+    _seed(client, _entity(kept, speed=1), _entity(fresh, speed=1))
+    batch = [
+        _entity(kept, speed=9, colour="red"),
+        _entity(fresh, colour="blue"),
+    ]
+
+    response = client.post(OPS + "update", params={"options": "noOverwrite"}, json=batch)
+
+    body = _assert_batch_result(response, [fresh], {kept: "AlreadyExists"})
+    assert "speed" in body["errors"][0]["error"]["detail"]
+    after = _get(client, kept).json()
+    assert after["speed"]["value"] == 1 and after["colour"]["value"] == "red"
+    assert _get(client, fresh).json()["colour"]["value"] == "blue"
 
 
 def test_batch_update_of_a_missing_entity_reports_it_and_creates_nothing(client: httpx.Client) -> None:

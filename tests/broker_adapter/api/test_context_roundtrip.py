@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote, urlsplit
 
 import httpx
 import pytest
@@ -343,3 +343,119 @@ def test_jsonld_contexts_core_context_cannot_be_deleted(client: httpx.Client) ->
     response = client.delete(f"/jsonldContexts/{CORE_CONTEXT_URL}")
     assert_problem(response, 400, "BadRequestData")
     assert CORE_CONTEXT_URL in client.get("/jsonldContexts").json()
+
+
+# numberOfHits and lastUsage (5.13.3.5; ETSI 053_04, 053_06, 053_08) ------------------------------------
+def _details(client: httpx.Client, context: str) -> dict[str, Any]:
+    response = client.get(f"/jsonldContexts/{quote(context, safe='')}", params={"details": "true"})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_each_request_using_a_cached_context_counts_one_hit(
+    client: httpx.Client, contexts: ContextServer
+) -> None:
+    url = contexts.serve(CONTEXT_A)
+    entity_id = new_id("Sensor")
+    assert client.post("/entities", json=_sensor(entity_id), headers={"Link": link(url)}).status_code == 201
+    first = _details(client, url)
+    assert (first["kind"], first["numberOfHits"]) == ("Cached", 1)  # the request that fetched it
+    assert first["lastUsage"] >= first["createdAt"]
+    for _ in range(3):  # served from the broker's memory
+        assert _read(client, entity_id, url)["temp"]["value"] == 21.5
+    assert _details(client, url)["numberOfHits"] == 4
+    listed = client.get("/jsonldContexts", params={"details": "true", "kind": "Cached"}).json()
+    assert [d["numberOfHits"] for d in listed if d["URL"] == url] == [4]
+    assert contexts.hits[urlsplit(url).path] == 1
+
+
+def test_hosted_context_used_by_its_relative_location_counts_hits(
+    client: httpx.Client, broker: BrokerProcess
+) -> None:
+    context = {"Meter": EX + "Meter", "reading": EX + "reading"}
+    added = client.post("/jsonldContexts", json={"@context": context})
+    assert added.status_code == 201, added.text
+    location = added.headers["Location"]  # relative: /ngsi-ld/v1/jsonldContexts/urn:uuid:...
+    assert _details(client, location.rsplit("/", 1)[1])["numberOfHits"] == 0
+
+    entity_id = new_id("Meter")
+    body = {
+        "id": entity_id,
+        "type": "Meter",
+        "reading": {"type": "Property", "value": 7},
+        "@context": location,
+    }
+    created = client.post("/entities", json=body, headers={"Content-Type": JSON_LD})
+    assert created.status_code == 201, created.text
+    details = _details(client, location.rsplit("/", 1)[1])
+    assert (details["kind"], details["numberOfHits"]) == ("Hosted", 1)
+    assert "lastUsage" in details
+
+    url = broker.url + unquote(location)
+    assert _read(client, entity_id)[EX + "reading"]["value"] == 7  # the hosted terms were applied
+    assert _read(client, entity_id, url)["reading"]["value"] == 7
+    assert _details(client, url)["numberOfHits"] == 2
+
+
+def test_implicitly_created_context_counts_hits_like_the_others(client: httpx.Client) -> None:
+    inline = {"Lamp": EX + "Lamp", "lux": EX + "lux", "marker": new_id("Marker")}  # content of this test only
+    for _ in range(2):
+        entity_id = new_id("Lamp")
+        body = {"id": entity_id, "type": "Lamp", "lux": {"type": "Property", "value": 300}}
+        response = client.post(
+            "/entities",
+            json={**body, "@context": [inline, CORE_CONTEXT_URL]},
+            headers={"Content-Type": JSON_LD},
+        )
+        assert response.status_code == 201, response.text
+    implicit = [
+        url
+        for url in client.get("/jsonldContexts", params={"kind": "ImplicitlyCreated"}).json()
+        if httpx.get(url, timeout=10).json()["@context"][0] == inline
+    ]
+    assert len(implicit) == 1
+    assert _details(client, implicit[0])["numberOfHits"] == 2
+    assert _read(client, entity_id, implicit[0])["lux"]["value"] == 300
+    details = _details(client, implicit[0])
+    assert (details["kind"], details["numberOfHits"]) == ("ImplicitlyCreated", 3)
+
+
+def test_relative_context_that_names_no_hosted_context_is_refused(client: httpx.Client) -> None:
+    entity_id = new_id("Sensor")
+    for ref, status, kind in [
+        (
+            "/ngsi-ld/v1/jsonldContexts/urn:uuid:00000000-0000-0000-0000-000000000000",
+            503,
+            "LdContextNotAvailable",
+        ),
+        ("/contexts/ctx.jsonld", 400, "BadRequestData"),
+    ]:
+        body = {**_sensor(entity_id), "@context": ref}
+        assert_problem(client.post("/entities", json=body, headers={"Content-Type": JSON_LD}), status, kind)
+    _assert_absent(client, entity_id)
+
+
+def test_context_host_that_does_not_resolve_is_503_and_a_forbidden_one_stays_400(
+    client: httpx.Client,
+) -> None:
+    """043_01: a context that cannot be retrieved is LdContextNotAvailable, also when DNS has no answer; a
+    host on an internal address is still refused (SSRF), as the client named it."""
+    entity_id = new_id("Sensor")
+    url = "https://nonexistent.invalid/ctx.jsonld"
+    problem = assert_problem(
+        client.post("/entities", json=_sensor(entity_id), headers={"Link": link(url)}),
+        503,
+        "LdContextNotAvailable",
+    )
+    assert url in problem["detail"]
+    body = {**_sensor(entity_id), "@context": [url, CORE_CONTEXT_URL]}
+    assert_problem(
+        client.post("/entities", json=body, headers={"Content-Type": JSON_LD}), 503, "LdContextNotAvailable"
+    )
+    forbidden = "http://10.1.2.3/ctx.jsonld"
+    assert_problem(
+        client.post("/entities", json=_sensor(entity_id), headers={"Link": link(forbidden)}),
+        400,
+        "BadRequestData",
+    )
+    _assert_absent(client, entity_id)

@@ -12,6 +12,7 @@ from typing import Any
 import anyio
 import pytest
 
+from broker_adapter.access.egress import AddressPolicy
 from broker_adapter.contexts import ContextResolver
 from broker_adapter.contexts.resolver import CORE_CONTEXT_ID
 from broker_adapter.ngsild.core_context import CORE_CONTEXT_URL, DEFAULT_VOCAB
@@ -56,10 +57,11 @@ class MemoryContextStore:
     def delete_context(self, context_id: str) -> bool:
         return self.records.pop(context_id, None) is not None
 
-    def touch_context(self, context_id: str, when: str) -> None:
-        record = self.records[context_id]
-        record.hits += 1
-        record.last_usage = when
+    def add_context_hits(self, context_id: str, hits: int, when: str) -> None:
+        record = self.records.get(context_id)
+        if record is not None:
+            record.hits += hits
+            record.last_usage = max(record.last_usage or "", when)
 
 
 # -- the context server ---------------------------------------------------------------------------------
@@ -240,7 +242,9 @@ async def test_remote_context_is_fetched_once_and_survives_restart(
     restarted = make_resolver(store)
     assert (await restarted.resolve(url)).expand_name("temperature") == EX + "temperature"
     assert server.hits["/good.jsonld"] == 1
-    assert store.records[record.id].hits == 1
+    await resolver.flush_hits()
+    await restarted.flush_hits()
+    assert store.records[record.id].hits == 4  # one per resolve, whether from memory, store or network
 
 
 async def test_concurrent_resolves_of_one_url_fetch_once(
@@ -458,3 +462,112 @@ async def test_the_core_context_is_listed_but_cannot_be_deleted(store: MemoryCon
 async def test_context_api_errors(store: MemoryContextStore, call: Any, error: type[Exception]) -> None:
     with pytest.raises(error):
         await call(make_resolver(store))
+
+
+# -- numberOfHits, relative references, unresolvable hosts ----------------------------------------------
+
+
+class CountingContextStore(MemoryContextStore):
+    """Counts the writes, to show that hits are not written once per use."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def put_context(self, record: ContextRecord) -> None:
+        self.writes += 1
+        super().put_context(record)
+
+    def add_context_hits(self, context_id: str, hits: int, when: str) -> None:
+        self.writes += 1
+        super().add_context_hits(context_id, hits, when)
+
+
+async def test_every_use_of_a_stored_context_counts_one_hit(
+    server: ContextServer, store: MemoryContextStore
+) -> None:
+    url = server.url("/good.jsonld")
+    resolver = make_resolver(store)
+    await resolver.resolve(url)  # the first fetch
+    await resolver.resolve(url)  # from memory
+    await resolver.resolve_context(url)
+    await resolver.resolve(url, count=False)  # the broker's own bookkeeping is no use
+    details = await resolver.serve(url, details=True)
+    assert details["numberOfHits"] == 3 and details["lastUsage"].endswith("Z")
+    assert server.hits["/good.jsonld"] == 1
+
+    inline = {"speed": EX + "speed"}
+    implicit = await resolver.resolve_context([url, inline])
+    await resolver.resolve([url, inline])
+    implicit_details = await resolver.serve(implicit.url, details=True)
+    assert (implicit_details["kind"], implicit_details["numberOfHits"]) == ("ImplicitlyCreated", 2)
+    assert (await resolver.serve(url, details=True))["numberOfHits"] == 5
+    listed = {d["URL"]: d["numberOfHits"] for d in await resolver.list_contexts(details=True)}
+    assert listed == {CORE_CONTEXT_URL: 0, url: 5, implicit.url: 2}
+
+    hosted = await resolver.add({"@context": {"heading": EX + "heading"}})
+    await resolver.resolve(hosted.url)
+    assert (await resolver.serve(hosted.id, details=True))["numberOfHits"] == 1
+    await resolver.delete(hosted.id)
+    await resolver.flush_hits()  # the hits of a deleted context do not bring it back
+    assert store.get_context(hosted.id) is None
+    assert store.records[implicit_details["localId"]].hits == 2
+
+
+async def test_hits_reach_the_store_in_the_background_without_a_write_per_use(
+    server: ContextServer,
+) -> None:
+    store = CountingContextStore()
+    resolver = make_resolver(store, hits_interval=0.1)
+    url = server.url("/good.jsonld")
+    for _ in range(500):
+        await resolver.resolve(url)
+    record = store.get_context_by_url(url)
+    assert record is not None and store.writes == 1  # the Cached copy; no hit written yet
+    await anyio.sleep(0.5)  # nobody asks: the flush runs on its own
+    record = store.get_context_by_url(url)
+    assert record is not None and record.hits == 500 and record.last_usage is not None
+    assert store.writes == 2
+    # a restarted broker reads the count from the store
+    assert (await make_resolver(store).serve(url, details=True))["numberOfHits"] == 500
+
+
+async def test_relative_location_of_a_hosted_context_resolves_without_fetching(
+    store: MemoryContextStore,
+) -> None:
+    resolver = make_resolver(store)
+    record = await resolver.add({"@context": {"speed": EX + "speed"}})
+    for location in (
+        f"/ngsi-ld/v1/jsonldContexts/{record.id}",
+        f"/ngsi-ld/v1/jsonldContexts/{record.id.replace(':', '%3A')}",  # as a Location header may encode it
+    ):
+        resolved = await make_resolver(store).resolve_context(location)
+        assert resolved.term_map.expand_name("speed") == EX + "speed"
+        assert resolved.url == record.url  # what a Link header advertises is absolute
+    assert (await resolver.resolve(f"/ngsi-ld/v1/jsonldContexts/{record.id}")).expand_name("speed") == (
+        EX + "speed"
+    )
+    assert (await resolver.serve(record.id, details=True))["numberOfHits"] == 1
+
+
+@pytest.mark.parametrize(
+    "raw", ["/ngsi-ld/v1/jsonldContexts/urn:uuid:nope", f"{BROKER}/ngsi-ld/v1/jsonldContexts/urn:uuid:nope"]
+)
+async def test_own_context_urls_naming_no_stored_context_are_not_available(
+    store: MemoryContextStore, raw: str
+) -> None:
+    """Never fetched (BROKER does not even resolve): the store holds every @context this broker serves."""
+    with anyio.fail_after(1), pytest.raises(LdContextNotAvailable, match="names no @context stored"):
+        await make_resolver(store).resolve(raw)
+
+
+async def test_unresolvable_host_is_not_available_and_a_forbidden_one_still_refused(
+    store: MemoryContextStore,
+) -> None:
+    resolver = make_resolver(store, policy=AddressPolicy(""))
+    with anyio.fail_after(5), pytest.raises(LdContextNotAvailable, match="cannot be resolved") as info:
+        await resolver.resolve("https://nonexistent.invalid/ctx.jsonld")
+    assert "https://nonexistent.invalid/ctx.jsonld" in info.value.detail
+    with pytest.raises(BadRequestData, match="loopback, private"):
+        await resolver.resolve("http://10.1.2.3/ctx.jsonld")
+    assert store.records == {}

@@ -178,9 +178,12 @@ def test_contexts_round_trip_and_count_hits(store: Store) -> None:
     store.put_context(record)
     assert store.get_context("c1") == record
     assert store.get_context_by_url(record.url) == record
-    store.touch_context("c1", "2026-02-02")
+    store.add_context_hits("c1", 3, "2026-02-02")
+    store.add_context_hits("c1", 2, "2026-01-15")  # a replica's older flush: hits add, last_usage stays
     touched = store.get_context("c1")
-    assert (touched.hits, touched.last_usage) == (1, "2026-02-02")
+    assert (touched.hits, touched.last_usage) == (5, "2026-02-02")
+    store.add_context_hits("gone", 1, "2026-02-02")
+    assert store.get_context("gone") is None
     assert [r.id for r in store.list_contexts("Cached")] == ["c1"]
     assert store.list_contexts("Hosted") == []
     assert store.delete_context("c1") and not store.delete_context("c1")
