@@ -37,7 +37,7 @@ from broker_adapter.api.deps import Broker
 from broker_adapter.api.fastpath import FastRetrieve
 from broker_adapter.api.http import json_response, problem_response
 from broker_adapter.api.metrics import Metrics, MetricsMiddleware, TimedStore
-from broker_adapter.api.uri_params import API_PREFIX, CheckUriParams
+from broker_adapter.api.preconditions import API_PREFIX, Preconditions
 from broker_adapter.contexts.resolver import configured_resolver
 from broker_adapter.ngsild.errors import (
     BadRequestData,
@@ -122,8 +122,8 @@ def create_app(
 
 
 class BrokerApp:
-    """The ASGI entry point: metrics outermost, then security headers, the access gate, the check of URI
-    parameter names, the retrieve fast path, FastAPI.
+    """The ASGI entry point: metrics outermost, then security headers, the access gate, the NGSI-LD request
+    preconditions (Content-Length, URI parameter names), the retrieve fast path, FastAPI.
 
     Wrapping FastAPI (instead of app.add_middleware) keeps the fast path outside FastAPI's own
     middleware stack, which is most of what it saves."""
@@ -133,7 +133,7 @@ class BrokerApp:
         self.state = api.state
         self.router = api.router
         self._stack = MetricsMiddleware(
-            AddHeaders(AccessControl(CheckUriParams(FastRetrieve(api))), security_headers), metrics
+            AddHeaders(AccessControl(Preconditions(FastRetrieve(api))), security_headers), metrics
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -403,6 +403,8 @@ def entity_types(raw: Any, tm: TermMap, path: str = "type") -> list[Iri]:
             raise BadRequestData(f"{where}: an entity type must be a string")
         names.check_name(item, where)
         iri = tm.expand_name(item)
+        if iri[0] == "@":  # e.g. "type" itself, which the core @context maps to the keyword @type
+            raise BadRequestData(f"{where}: {item!r} is a JSON-LD keyword in this @context, not a type")
         if iri not in out:
             out.append(iri)
     return out

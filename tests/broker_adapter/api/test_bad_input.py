@@ -83,6 +83,7 @@ CASES: dict[str, Case] = {
     "type-with-equals": Case(_new(type="a=b"), 400, BAD),
     "type-a-number": Case(_new(type=7), 400, BAD),
     "type-empty-list": Case(_new(type=[]), 400, BAD),
+    "type-a-json-ld-keyword": Case(_new(type="type"), 400, BAD),  # the core @context maps "type" to @type
     "attribute-with-space": Case(_new(**{"max speed": _prop(1)}), 400, BAD),
     "attribute-with-brackets": Case(_new(**{"speed[0]": _prop(1)}), 400, BAD),
     "attribute-keyword": Case(_new(**{"@graph": _prop(1)}), 400, BAD),

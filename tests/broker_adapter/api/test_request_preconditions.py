@@ -1,5 +1,6 @@
-"""Resource paths and URI parameters (ETSI GS CIM 009 v1.8 clauses 6.3.20 and 6.4): a trailing slash names
-the same resource, and a parameter the API does not define is refused without changing anything."""
+"""What the HTTP binding asks of every request (ETSI GS CIM 009 v1.8 clauses 6.3.2, 6.3.4, 6.3.20, 6.4): a
+trailing slash names the same resource, a parameter the API does not define is refused, and a body without
+Content-Length gets a bare 411; refused requests change nothing."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from tests.support.ngsild import assert_problem, create
+from tests.support.ngsild import assert_problem, create, retrieve
+from tests.support.server import BrokerProcess
 
 ID = "urn:ngsi-ld:Sensor:slash"
 SENSOR = {"id": ID, "type": "Sensor", "level": {"type": "Property", "value": 1}}
@@ -82,3 +84,42 @@ def test_parameters_the_spec_defines_are_accepted_where_they_change_nothing(
     response = client.get(f"/entities/{ID}", params={"local": "true", "options": "sysAttrs"})
 
     assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/entities"),
+        ("PATCH", f"/entities/{ID}/attrs"),
+        ("PUT", f"/entities/{ID}"),
+        ("POST", "/entityOperations/upsert"),
+    ],
+)
+def test_a_body_without_content_length_is_a_bare_411_and_changes_nothing(
+    client: httpx.Client, method: str, path: str
+) -> None:
+    create(client, SENSOR)
+    body = b'{"id": "urn:ngsi-ld:Sensor:other", "type": "Sensor", "level": {"type": "Property", "value": 9}}'
+    if "entityOperations" in path:
+        body = b"[" + body + b"]"
+
+    response = client.request(
+        method, path, content=iter([body]), headers={"Content-Type": "application/json"}
+    )
+
+    assert response.request.headers.get("transfer-encoding") == "chunked"
+    assert response.status_code == 411
+    assert response.content == b""
+    assert [e["id"] for e in client.get("/entities", params={"type": "Sensor"}).json()] == [ID]
+    assert retrieve(client, ID)["level"]["value"] == 1
+
+
+def test_the_length_precondition_comes_before_the_tenant_is_looked_up(broker: BrokerProcess) -> None:
+    with httpx.Client(base_url=broker.url + "/ngsi-ld/v1", timeout=10) as c:
+        response = c.post(
+            "/entities",
+            content=iter([b"{}"]),
+            headers={"Content-Type": "application/json", "NGSILD-Tenant": "nosuchtenant411"},
+        )
+        assert (response.status_code, response.content) == (411, b"")
+        assert c.get("/entities", params={"type": "Sensor"}).status_code == 200  # GET needs no length
