@@ -98,7 +98,18 @@ def render_options(request: Request, tm: TermMap, *, allowed_options=RETRIEVE_OP
         pick = {"id", "type", "scope", *(tm.expand_name(t) for t in attrs_terms)}
     omit = {t if t in ("id", "type", "scope") else tm.expand_name(t) for t in omit_terms or ()}
     lang = params.get("lang")
-    return RenderOptions(format=fmt, sys_attrs="sysAttrs" in options, pick=pick, omit=omit, lang=lang)
+    datasets = split_list(params.get("datasetId"))
+    for n, dataset in enumerate(datasets or ()):
+        if dataset != "@none":
+            names.check_uri(dataset, f"datasetId[{n}]", "datasetId")
+    return RenderOptions(
+        format=fmt,
+        sys_attrs="sysAttrs" in options,
+        pick=pick,
+        omit=omit,
+        lang=lang,
+        datasets=frozenset(datasets) if datasets is not None else None,
+    )
 
 
 def render_entities(
@@ -117,7 +128,8 @@ def render_entities(
     if accept == JSON_LD:
         ctx = response_context_url(request)
         for item in rendered:
-            item["@context"] = ctx
+            if item:  # an empty one is dropped by the caller
+                item["@context"] = ctx
     return rendered
 
 

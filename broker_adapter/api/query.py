@@ -235,6 +235,10 @@ async def respond(
     if links:
         headers["Link"] = ", ".join(filter(None, [headers.get("Link"), *links]))
     body = render_entities(request, tm, entities, accept, options)
+    if isinstance(body, list) and not all(body):  # entities that pick/omit leave empty are not listed (4.21)
+        kept = [n for n, rendered in enumerate(body) if rendered]
+        body = [body[n] for n in kept]
+        marks = [marks[n] for n in kept] if marks is not None else None
     if marks is not None:
         regional.mark(body, marks, options.format)
     return json_response(body, media=accept, headers=headers)

@@ -1,7 +1,9 @@
 """/ngsi-ld/v1/subscriptions: create, query (paged), retrieve, update and delete (clause 5.8).
 
 Each handler reads as the pipeline: parse (body, @context) → check (members, endpoint policy) → store →
-render with the caller's @context. Delivery is the dispatcher's business (notifications/dispatcher.py).
+render with the caller's @context. A subscription's own jsonldContext must be retrievable when it is
+created or changed (clause 5.8.1: LdContextNotAvailable, nothing stored). Delivery is the dispatcher's
+business (notifications/dispatcher.py).
 """
 
 from __future__ import annotations
@@ -18,7 +20,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from broker_adapter.access.roles import ADMIN, Principal
-from broker_adapter.api.deps import BrokerDep, Caller, CreatingTenant, ExistingTenant, response_context_url
+from broker_adapter.api.deps import (
+    Broker,
+    BrokerDep,
+    Caller,
+    CreatingTenant,
+    ExistingTenant,
+    response_context_url,
+)
 from broker_adapter.api.http import (
     JSON,
     JSON_LD,
@@ -32,6 +41,7 @@ from broker_adapter.api.http import (
     parse_int,
     request_context,
 )
+from broker_adapter.api.paging import page_links
 from broker_adapter.ngsild import names
 from broker_adapter.ngsild.datetimes import now_iso
 from broker_adapter.ngsild.errors import AccessDenied, BadRequestData, ResourceNotFound
@@ -98,6 +108,14 @@ async def _check_endpoint(parts: Notifications, doc: dict, tenant: Tenant) -> No
     await anyio.to_thread.run_sync(check, doc["notification"]["endpoint"]["uri"], tenant)
 
 
+async def _check_jsonld_context(broker: Broker, doc: dict, before: dict | None = None) -> None:
+    """The notifications are compacted with jsonldContext: one that cannot be retrieved (404, refused,
+    unresolvable host) is LdContextNotAvailable now rather than a failure at every notification."""
+    url = doc.get("jsonldContext")
+    if url is not None and (before is None or url != before.get("jsonldContext")):
+        await broker.resolver.resolve(url)
+
+
 async def _load(parts: Notifications, tenant: Tenant, sub_id: str) -> StoredSubscription:
     names.check_uri(sub_id, "subscriptionId (in the URL)", "subscription id")
     sub = await anyio.to_thread.run_sync(parts.store.get_subscription, tenant, sub_id)
@@ -115,6 +133,8 @@ async def create_subscription(
     raw_context = request_context(request, body, kind)
     resolved = await broker.resolver.resolve_context(raw_context)
     doc = parse_subscription(body, resolved.term_map, resolved.url)
+    if "jsonldContext" in body:  # otherwise it is the request's @context, resolved above
+        await _check_jsonld_context(broker, doc)
     await _check_endpoint(parts, doc, tenant)
     sub_id = doc.get("id") or f"urn:ngsi-ld:Subscription:{uuid.uuid4()}"
     doc = {"id": sub_id, **{k: v for k, v in doc.items() if k != "id"}}
@@ -147,6 +167,9 @@ async def query_subscriptions(
     headers = context_headers(accept, context_url)
     if count:
         headers["NGSILD-Results-Count"] = str(total)
+    links = page_links(request, offset=offset, limit=limit, total=total, media=accept)
+    if links:
+        headers["Link"] = ",".join(filter(None, [headers.get("Link"), *links]))
     return json_response(body, media=accept, headers=headers)
 
 
@@ -188,6 +211,7 @@ async def update_subscription(
     tm = await broker.term_map(raw_context)
     sub = await _load(parts, tenant, sub_id)
     doc = patch_subscription(sub.doc, body, tm)
+    await _check_jsonld_context(broker, doc, sub.doc)
     if doc["notification"]["endpoint"]["uri"] != sub.doc["notification"]["endpoint"]["uri"]:
         await _check_endpoint(parts, doc, tenant)
     if doc.get("timeInterval") != sub.doc.get("timeInterval"):

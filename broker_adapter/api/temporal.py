@@ -140,6 +140,7 @@ async def modify_temporal_instance(
     request: Request, entity_id: str, attr: str, instance_id: str, broker: BrokerDep, tenant: ExistingTenant
 ) -> Response:
     names.check_entity_id(entity_id, "entityId (in the URL)")
+    names.check_uri(instance_id, "instanceId (in the URL)", "instanceId")
     body, tm = await _body(request, broker, (JSON, JSON_LD, MERGE_PATCH))
     if not isinstance(body, dict):
         raise BadRequestData("the attribute instance fragment must be a JSON object")
@@ -163,6 +164,7 @@ async def delete_temporal_instance(
     request: Request, entity_id: str, attr: str, instance_id: str, broker: BrokerDep, tenant: ExistingTenant
 ) -> Response:
     names.check_entity_id(entity_id, "entityId (in the URL)")
+    names.check_uri(instance_id, "instanceId (in the URL)", "instanceId")
     iri = AttributeParser(await _terms(request, broker), "").attribute_iri(attr, "attrId (in the URL)")
     history = broker.store.history
     if not await broker.run_write(history.delete_instance, tenant, entity_id, iri, instance_id):
@@ -218,6 +220,8 @@ async def retrieve_temporal_entity(
     bodies, content_range = await anyio.to_thread.run_sync(
         _read, broker, tenant, [record], temporal, attrs, tm
     )
+    if attrs is not None and not bodies[0].keys() - _ENTITY_MEMBERS:
+        raise ResourceNotFound(f"temporal entity {entity_id} has none of the requested attributes")
     return _answer(request, accept, bodies[0], content_range)
 
 
@@ -281,6 +285,13 @@ async def _query(
             tm,
         ),
     )
+    if not any(s.get("type") or s.get("id") or s.get("idPattern") for s in selectors) and (
+        attrs is None and condition is None and not parse_bool(_text(params.get("local")), "local")
+    ):
+        # 5.7.4.4, as for entity queries: a query that selects nothing is refused, not a dump of everything
+        raise BadRequestData(
+            "a temporal query needs at least one of type, id, idPattern, attrs, q, scopeQ or a geo-query"
+        )
     selections = [_selection(selector, tm) for selector in selectors]
     records, total = await anyio.to_thread.run_sync(
         _select, broker, tenant, selections, condition, limit, offset
@@ -292,6 +303,9 @@ async def _query(
     if temporal.count:
         response.headers["NGSILD-Results-Count"] = str(total)
     return response
+
+
+_ENTITY_MEMBERS = frozenset({"id", "type", "scope", "createdAt", "modifiedAt", "deletedAt", "@context"})
 
 
 def _text(raw: Any) -> str | None:

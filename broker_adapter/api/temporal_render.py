@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from broker_adapter.ngsild.datetimes import public_datetime
 from broker_adapter.ngsild.durations import ms_to_canonical
 from broker_adapter.ngsild.render import Renderer, RenderOptions
 from broker_adapter.ngsild.temporal import NORMALIZED, TEMPORAL_VALUES, TemporalRequest
@@ -78,7 +79,7 @@ def paginate(series: list[Series], request: TemporalRequest, limit: int) -> str 
     else:
         start = time.time_at if time.timerel in ("after", "between") else min(times)
     size = str(last_n) if backwards else "*"
-    return f"date-time {ms_to_canonical(start)}-{ms_to_canonical(end)}/{size}"
+    return f"date-time {_shown(start)}-{_shown(end)}/{size}"
 
 
 def _drop_tied_edge(s: Series, backwards: bool) -> None:
@@ -96,6 +97,10 @@ def _drop_tied_edge(s: Series, backwards: bool) -> None:
 
 
 # representations -------------------------------------------------------------------------------------
+def _shown(ms: int) -> str:
+    return public_datetime(ms_to_canonical(ms))
+
+
 class TemporalRenderer:
     def __init__(self, tm: TermMap, request: TemporalRequest) -> None:
         self.tm = tm
@@ -108,9 +113,9 @@ class TemporalRenderer:
         types = [self.tm.compact_name(t) for t in record.types]
         out: CompactedEntity = {"id": record.id, "type": types[0] if len(types) == 1 else types}
         if self.request.sys_attrs:
-            out["createdAt"] = ms_to_canonical(record.created_at)
+            out["createdAt"] = _shown(record.created_at)
             if record.deleted_at is not None:
-                out["deletedAt"] = ms_to_canonical(record.deleted_at)
+                out["deletedAt"] = _shown(record.deleted_at)
         by_attr: dict[Iri, list[Any]] = {}
         for s in found:
             if isinstance(s, AggregateSeries):
@@ -137,7 +142,7 @@ class TemporalRenderer:
         pairs = []
         for t, inst in zip(s.times, s.instances, strict=True):
             rendered = self._renderer.attribute(inst)
-            pairs.append([rendered.get(member, rendered.get("value")), ms_to_canonical(t)])
+            pairs.append([rendered.get(member, rendered.get("value")), _shown(t)])
         out: dict[str, Any] = {"type": kind, _SIMPLIFIED_MEMBER.get(kind, "values"): pairs}
         if s.dataset_id is not None:
             out["datasetId"] = s.dataset_id
@@ -146,7 +151,7 @@ class TemporalRenderer:
     def _aggregated(self, s: AggregateSeries) -> dict[str, Any]:
         out: dict[str, Any] = {"type": s.kind}
         for method, periods in s.periods.items():
-            out[method] = [[value, ms_to_canonical(a), ms_to_canonical(b)] for value, a, b in periods]
+            out[method] = [[value, _shown(a), _shown(b)] for value, a, b in periods]
         if s.dataset_id is not None:
             out["datasetId"] = s.dataset_id
         return out

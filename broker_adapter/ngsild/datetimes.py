@@ -134,6 +134,12 @@ def _normalize(s: object, path: str) -> str:
     return format_datetime(dt)
 
 
+def public_datetime(canonical: str) -> str:
+    """How answers show a canonical DateTime: without a zero fraction ("…T12:03:00Z"), the form clients and
+    the ETSI test-suite write. Stored strings keep the fixed width, so that they sort chronologically."""
+    return canonical[:-5] + "Z" if canonical.endswith(".000Z") else canonical
+
+
 def now_iso() -> str:
     """The current instant in canonical form, for createdAt / modifiedAt / notifiedAt."""
     return format_datetime(datetime.now(UTC))

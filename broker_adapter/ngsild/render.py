@@ -10,6 +10,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
+from broker_adapter.ngsild.datetimes import public_datetime
 from broker_adapter.ngsild.entity_input import CORE_ATTRIBUTE_MEMBERS
 from broker_adapter.ngsild.errors import BadRequestData, InvalidRequest
 from broker_adapter.ngsild.termmap import TermMap
@@ -48,6 +49,8 @@ class RenderOptions:
     pick: Collection[Iri] | None = None  # None: all attributes; includes "id"/"type"/"scope" when picked
     omit: Collection[Iri] = ()
     lang: str | None = None
+    # the datasetId parameter: only instances of these datasets ("@none": the default instance)
+    datasets: Collection[str] | None = None
 
 
 def _one_or_many(items: list[Any]) -> Any:
@@ -80,6 +83,7 @@ class Renderer:
             and options.pick is None
             and not options.omit
             and options.lang is None
+            and options.datasets is None
         )
 
     # entities --------------------------------------------------------------------------------------
@@ -99,9 +103,14 @@ class Renderer:
             for key in SYSTEM_MEMBERS:
                 if key in entity:
                     out[key] = entity[key]
+        datasets = opt.datasets
         for iri, instances in entity["attrs"].items():
             if (pick is not None and iri not in pick) or iri in opt.omit:
                 continue
+            if datasets is not None:
+                instances = [i for i in instances if i.get("datasetId", "@none") in datasets]
+                if not instances:
+                    continue
             name = self.tm.compact_name(iri)
             rendered = [self.attribute(inst) for inst in instances]
             out[name] = _one_or_many(rendered)
@@ -130,6 +139,9 @@ class Renderer:
                     item.pop("createdAt", None)
                     item.pop("modifiedAt", None)
                     item.pop("deletedAt", None)
+                    observed = item.get("observedAt")
+                    if observed is not None and observed.endswith(".000Z"):
+                        item["observedAt"] = public_datetime(observed)
                     rendered.append(item)
                 else:
                     rendered.append(attribute(inst))
@@ -149,7 +161,10 @@ class Renderer:
         ):
             # the common case (no sub-attributes, nothing to compact): one C-level comprehension
             hidden = self._hidden
-            return {"type": kind, **{k: v for k, v in inst.items() if k not in hidden}}
+            out = {"type": kind, **{k: v for k, v in inst.items() if k not in hidden}}
+            if "observedAt" in out:
+                out["observedAt"] = public_datetime(out["observedAt"])
+            return out
         out: dict[str, Any] = {} if fmt == CONCISE else {"type": kind}
         hidden = self._hidden
         for key, item in inst.items():
@@ -157,6 +172,8 @@ class Renderer:
                 if key in hidden:
                     continue
                 out[key] = self._member(kind, key, item) if key in _COMPACTED_MEMBERS else item
+                if key == "observedAt":
+                    out[key] = public_datetime(item)
             else:
                 out[self.tm.compact_name(key)] = self.attribute(item)
         if self.opt.lang is not None and kind == LANGUAGE_PROPERTY:

@@ -5,6 +5,12 @@ notification.attributes, geoQ.geoproperty); q and scopeQ stay text and are parse
 subscription's @context, when the matcher loads it. Status members are not stored in the document:
 the store counts them and `render` adds them.
 
+Only the members the client sent are stored (and so returned): a default (isActive true, notificationTrigger
+attributeCreated + attributeUpdated, format normalized, accept application/json, sysAttrs and showChanges
+false) is applied where the subscription is used (matching.py, payload.py, `status_of`), never written
+into the document, as the ETSI conformance tests (028_01, 030_03, 031_01) compare whole documents. The one
+exception is jsonldContext, which records the @context the notifications use.
+
 Every member is checked; an unknown member, a wrong type or an inconsistent combination is a 400
 (BadRequestData) and nothing is stored.
 """
@@ -66,6 +72,7 @@ _TOP = frozenset(
         "scopeQ",
         "lang",
         "jsonldContext",
+        "datasetId",
         "@context",
     }
 )
@@ -75,7 +82,7 @@ _SELECTOR = frozenset({"id", "idPattern", "type"})
 _GEOQ = frozenset({"geometry", "coordinates", "georel", "geoproperty"})
 _REMOVABLE = frozenset(
     {"subscriptionName", "description", "watchedAttributes", "notificationTrigger", "timeInterval", "q",
-     "geoQ", "csf", "expiresAt", "throttling", "scopeQ", "lang"}
+     "geoQ", "csf", "expiresAt", "throttling", "scopeQ", "lang", "datasetId"}
 )  # fmt: skip
 
 
@@ -206,9 +213,11 @@ def _endpoint(value: Any) -> dict[str, Any]:
         )
     if not parts.hostname:
         raise _fail("notification.endpoint.uri", "must name a host")
-    out: dict[str, Any] = {"uri": uri, "accept": ep.get("accept", "application/json")}
-    if out["accept"] not in ACCEPTS:
-        raise _fail("notification.endpoint.accept", f"must be one of {', '.join(ACCEPTS)}")
+    out: dict[str, Any] = {"uri": uri}
+    if "accept" in ep:
+        if ep["accept"] not in ACCEPTS:
+            raise _fail("notification.endpoint.accept", f"must be one of {', '.join(ACCEPTS)}")
+        out["accept"] = ep["accept"]
     for key in ("timeout", "cooldown"):
         if key in ep:
             out[key] = _positive(ep[key], f"notification.endpoint.{key}", zero=True)
@@ -233,7 +242,7 @@ def _endpoint(value: Any) -> dict[str, Any]:
 
 def _notification(value: Any, tm: TermMap, current: dict[str, Any] | None) -> dict[str, Any]:
     raw = _object(value, "notification", _NOTIFICATION)
-    out = dict(current or {"sysAttrs": False, "format": "normalized", "showChanges": False})
+    out = dict(current or {})
     for key, item in raw.items():
         if item is None and key in ("attributes",):
             out.pop(key, None)
@@ -249,7 +258,7 @@ def _notification(value: Any, tm: TermMap, current: dict[str, Any] | None) -> di
             out[key] = _endpoint(item)
     if "endpoint" not in out:
         raise _fail("notification", "endpoint is mandatory")
-    if out.get("showChanges") and out["format"] == "keyValues":
+    if out.get("showChanges") and out.get("format") == "keyValues":
         raise _fail("notification.showChanges", "cannot be true with format keyValues")
     return out
 
@@ -288,6 +297,11 @@ def _member(doc: dict[str, Any], key: str, value: Any, tm: TermMap, now: datetim
         doc[key] = normalize_datetime(value, key)
     elif key == "jsonldContext":
         doc[key] = names.check_uri(value, key, "@context URL")
+    elif key == "datasetId":
+        if not isinstance(value, list) or not value:
+            raise _fail(key, "must be a non-empty array of URIs")
+        ids = [names.check_uri(item, f"{key}[{n}]", "datasetId") for n, item in enumerate(value)]
+        doc[key] = list(dict.fromkeys(ids))
     elif key == "notification":
         doc[key] = _notification(value, tm, doc.get("notification"))
 
@@ -324,7 +338,6 @@ def parse_subscription(
         if value is None:
             raise _fail(key, "cannot be null")
         _member(doc, key, value, tm, now)
-    doc.setdefault("isActive", True)
     doc.setdefault("jsonldContext", context_url)
     _check_whole(doc)
     return doc

@@ -6,8 +6,10 @@
 Deletions use the deleted representation: a deleted entity is its id and type (and deletedAt with
 sysAttrs); a deleted attribute keeps its kind and carries the NGSI-LD Null (urn:ngsi-ld:null) as its value.
 showChanges adds previousValue / previousObject / previousLanguageMap / ... (clause 5.2.14) to attributes
-whose value changed. Rendering happens once, when the notification is generated; retries resend the same
-bytes (same notification id, so receivers can drop duplicates of at-least-once delivery).
+whose value changed. A subscription's datasetId (clause 4.5.5) keeps only the attribute instances with one
+of those datasetIds (an attribute left with none is not shown). Rendering happens once, when the
+notification is generated; retries resend the same bytes (same notification id, so receivers can drop
+duplicates of at-least-once delivery).
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ class NotificationRenderer:
         self.show_changes = bool(params.get("showChanges"))
         attributes = params.get("attributes")
         self.pick = None if attributes is None else frozenset(("id", "type", "scope", *attributes))
+        self.datasets = frozenset(doc["datasetId"]) if "datasetId" in doc else None
         self.accept = params["endpoint"].get("accept", "application/json")
         self.context_url = doc["jsonldContext"]
         self.tm = term_map
@@ -84,6 +87,7 @@ class NotificationRenderer:
     def entity(
         self, before: ExpandedEntity | None, after: ExpandedEntity | None, reason: str | None, now: str
     ) -> dict[str, Any]:
+        before, after = self._in_datasets(before), self._in_datasets(after)
         if after is None:
             assert before is not None
             out: dict[str, Any] = {"id": before["id"], "type": self._types(before)}
@@ -102,6 +106,16 @@ class NotificationRenderer:
             if self.show_changes:
                 self._add_previous(out, before, after)
         return self._feature(out, after)
+
+    def _in_datasets(self, entity: ExpandedEntity | None) -> ExpandedEntity | None:
+        if entity is None or self.datasets is None:
+            return entity
+        attrs = {}
+        for iri, instances in entity["attrs"].items():
+            kept = [i for i in instances if i.get("datasetId") in self.datasets]
+            if kept:
+                attrs[iri] = kept
+        return {**entity, "attrs": attrs}
 
     def _types(self, entity: ExpandedEntity) -> Any:
         types = [self.tm.compact_name(t) for t in entity["type"]]

@@ -96,7 +96,7 @@ def test_a_municipality_s_data_becomes_datasets_that_follow_the_data(platform: P
         for r in csv_rows(platform, f"/dataset/{water_slug}/history.csv")
         if r["id"].endswith("pegel-2") and r["attribute"] == "height"
     ]
-    assert heights == [("2026-11-21T10:00:00.000Z", "0.98"), ("2026-11-25T10:00:00.000Z", "1.05")]
+    assert heights == [("2026-11-21T10:00:00Z", "0.98"), ("2026-11-25T10:00:00Z", "1.05")]
     recent = csv_rows(platform, f"/dataset/{water_slug}/history.csv?from=2026-11-24T00:00:00Z")
     assert [(r["id"][-7:], r["value"]) for r in recent if r["attribute"] == "height"] == [("pegel-2", "1.05")]
 

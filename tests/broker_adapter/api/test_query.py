@@ -395,3 +395,62 @@ def test_bad_query_bodies(client: httpx.Client, body: Any, hint: str) -> None:
     assert client.post("/entities", json={"id": "urn:ngsi-ld:T:1", "type": "T"}).status_code == 201
     problem = assert_problem(client.post("/entityOperations/query", json=body), 400, "BadRequestData")
     assert hint.lower() in problem["detail"].lower(), problem["detail"]
+
+
+# -- projections that leave nothing, and datasetId --------------------------------------------------------
+@pytest.mark.parametrize("accept", ["application/json", "application/ld+json"])
+def test_entities_that_pick_leaves_empty_are_not_listed(client: httpx.Client, accept: str) -> None:
+    named = {"id": "urn:ngsi-ld:Thing:named", "type": "Thing", "name": {"type": "Property", "value": "a"}}
+    unnamed = {"id": "urn:ngsi-ld:Thing:unnamed", "type": "Thing", "size": {"type": "Property", "value": 1}}
+    assert client.post("/entityOperations/create", json=[named, unnamed]).status_code == 201
+
+    response = client.get("/entities", params={"type": "Thing", "pick": "name"}, headers={"Accept": accept})
+
+    assert response.status_code == 200, response.text
+    assert [{k: v for k, v in e.items() if k != "@context"} for e in response.json()] == [
+        {"name": named["name"]}
+    ]
+
+
+def test_the_dataset_id_parameter_keeps_only_those_instances(client: httpx.Client) -> None:
+    fr, de = "urn:ngsi-ld:Dataset:fr", "urn:ngsi-ld:Dataset:de"
+    name = [
+        {"type": "Property", "value": "Eiffel Tower"},
+        {"type": "Property", "value": "Tour Eiffel", "datasetId": fr},
+        {"type": "Property", "value": "Eiffelturm", "datasetId": de},
+    ]
+    located = {"type": "Relationship", "object": "urn:ngsi-ld:City:paris", "datasetId": fr}
+    entity = {
+        "id": "urn:ngsi-ld:Building:eiffel",
+        "type": "Building",
+        "name": name,
+        "locatedAt": located,
+        "height": {"type": "Property", "value": 330},
+    }
+    assert client.post("/entities", json=entity).status_code == 201
+
+    def query(**params: str) -> dict:
+        response = client.get("/entities", params={"type": "Building", **params})
+        assert response.status_code == 200, response.text
+        (found,) = response.json()
+        return found
+
+    assert query(datasetId=fr) == {
+        "id": entity["id"],
+        "type": "Building",
+        "name": name[1],
+        "locatedAt": located,
+    }
+    assert query(datasetId=f"{fr},{de}")["name"] == name[1:]
+    assert query(datasetId="@none") == {
+        "id": entity["id"],
+        "type": "Building",
+        "name": name[0],
+        "height": entity["height"],
+    }
+    assert query(datasetId="urn:ngsi-ld:Dataset:es", attrs="name") == {"id": entity["id"], "type": "Building"}
+    retrieved = client.get(f"/entities/{entity['id']}", params={"datasetId": de}).json()
+    assert retrieved == {"id": entity["id"], "type": "Building", "name": name[2]}
+    assert_problem(
+        client.get("/entities", params={"type": "Building", "datasetId": "not a uri"}), 400, "BadRequestData"
+    )

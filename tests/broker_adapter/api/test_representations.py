@@ -487,3 +487,21 @@ def test_geojson_geometry_is_null_without_a_geoproperty(client: httpx.Client, pa
         "geometry": None,
         "properties": {"type": "Sensor", "name": {"type": "Property", "value": "x"}},
     }
+
+
+@pytest.mark.parametrize("params", [{}, {"options": "sysAttrs"}, {"options": "concise"}])
+def test_observed_at_is_shown_in_utc_without_a_zero_fraction(client: httpx.Client, params: dict) -> None:
+    create(
+        client,
+        {
+            "id": ID,
+            "type": "Sensor",
+            "a": {"type": "Property", "value": 1, "observedAt": "2026-11-25T11:00:00+01:00"},
+            "b": {"type": "Property", "value": 2, "observedAt": "2026-11-25T10:00:00.250Z"},
+        },
+    )
+
+    body = retrieve(client, ID, params=params)
+
+    assert body["a"]["observedAt"] == "2026-11-25T10:00:00Z"
+    assert body["b"]["observedAt"] == "2026-11-25T10:00:00.250Z"
