@@ -41,6 +41,7 @@ from broker_adapter.api.http import (
     request_context,
     split_list,
 )
+from broker_adapter.api.join import Linker, request_join
 from broker_adapter.ngsild import names
 from broker_adapter.ngsild.errors import BadRequestData
 from broker_adapter.ngsild.query import (
@@ -212,6 +213,7 @@ async def respond(
     pick / lang: the Query body's attrs and lang, which override the URL's."""
     accept = negotiate(request, (JSON, JSON_LD, GEO_JSON))
     options = render_options(request, tm, allowed_options=QUERY_OPTIONS)
+    join = request_join(request.query_params)
     if pick is not None:
         options = dataclasses.replace(options, pick=pick)
     if lang is not None:
@@ -235,6 +237,14 @@ async def respond(
     if links:
         headers["Link"] = ", ".join(filter(None, [headers.get("Link"), *links]))
     body = render_entities(request, tm, entities, accept, options)
+    if join is not None and isinstance(body, list) and not isinstance(tenant, tuple):
+        linked = Linker(broker.store, tenant, tm, options, join).apply(list(zip(entities, body, strict=True)))
+        if accept == JSON_LD:
+            context = response_context_url(request)
+            for item in linked:
+                item["@context"] = context
+        body.extend(linked)
+        marks = None
     if isinstance(body, list) and not all(body):  # entities that pick/omit leave empty are not listed (4.21)
         kept = [n for n, rendered in enumerate(body) if rendered]
         body = [body[n] for n in kept]

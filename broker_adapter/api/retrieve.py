@@ -15,6 +15,7 @@ from starlette.types import Scope
 
 from broker_adapter.api.deps import Broker, check_tenant_name
 from broker_adapter.api.http import GEO_JSON, JSON, JSON_LD, geojson_context_in_body, negotiate_header
+from broker_adapter.api.join import Linker, request_join
 from broker_adapter.ngsild import names
 from broker_adapter.ngsild.core_context import CORE_CONTEXT_URL
 from broker_adapter.ngsild.errors import NonexistentTenant, ResourceNotFound
@@ -81,8 +82,14 @@ async def retrieve(scope: Scope, entity_id: str) -> tuple[int, list[tuple[bytes,
         body = renderer.entity(entity)
         if not body:  # clause 4.21: pick/omit left no member
             raise ResourceNotFound(f"pick/omit leave no member of entity {entity_id}")
+        join = request_join(params) if params is not None else None
+        if join is not None:
+            linked = Linker(broker.store, tenant, tm, options, join).apply([(entity, body)])
+            if linked:  # join=flat: the entity, then what it links to
+                body = [body, *linked]
         if accept == JSON_LD:
-            body["@context"] = response_context
+            for item in body if isinstance(body, list) else [body]:
+                item["@context"] = response_context
     payload = orjson.dumps(body)
     out = [_CONTENT_TYPES[accept], (b"content-length", str(len(payload)).encode())]
     if accept != JSON_LD:
