@@ -36,7 +36,8 @@ async def call(
     scope = {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
         "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
-        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+        + ([(b"content-length", str(len(body)).encode())] if method in ("POST", "PATCH", "PUT") else []),
         "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 1026),
     }  # fmt: skip
     sent = False
