@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends
 from starlette.requests import Request
@@ -42,6 +41,7 @@ from broker_adapter.api.http import (
     split_list,
 )
 from broker_adapter.api.join import Linker, request_join
+from broker_adapter.api.paging import add_page_links, page_links
 from broker_adapter.ngsild import names
 from broker_adapter.ngsild.errors import BadRequestData
 from broker_adapter.ngsild.query import (
@@ -233,9 +233,8 @@ async def respond(
     if query.count:
         headers["NGSILD-Results-Count"] = str(result.total)
         has_next = query.offset + page < (result.total or 0) and page > 0
-    links = _page_links(request, query.offset, page, has_next)
-    if links:
-        headers["Link"] = ", ".join(filter(None, [headers.get("Link"), *links]))
+    links = page_links(request, offset=query.offset, limit=page, has_next=has_next, media=accept)
+    add_page_links(headers, links)
     body = render_entities(request, tm, entities, accept, options)
     if join is not None and isinstance(body, list) and not isinstance(tenant, tuple):
         linked = Linker(broker.store, tenant, tm, options, join).apply(list(zip(entities, body, strict=True)))
@@ -244,7 +243,6 @@ async def respond(
             for item in linked:
                 item["@context"] = context
         body.extend(linked)
-        marks = None
     if isinstance(body, list) and not all(body):  # entities that pick/omit leave empty are not listed (4.21)
         kept = [n for n, rendered in enumerate(body) if rendered]
         body = [body[n] for n in kept]
@@ -252,20 +250,6 @@ async def respond(
     if marks is not None:
         regional.mark(body, marks, options.format)
     return json_response(body, media=accept, headers=headers)
-
-
-def _page_links(request: Request, offset: int, limit: int, has_next: bool) -> list[str]:
-    def link(new_offset: int, rel: str) -> str:
-        params = [(k, v) for k, v in request.query_params.multi_items() if k not in ("offset", "limit")]
-        params += [("limit", str(limit)), ("offset", str(new_offset))]
-        return f'<{request.url.path}?{urlencode(params)}>; rel="{rel}"'
-
-    links = []
-    if offset > 0 and limit > 0:
-        links.append(link(max(0, offset - limit), "prev"))
-    if has_next:
-        links.append(link(offset + limit, "next"))
-    return links
 
 
 @router.get("/entities")

@@ -41,7 +41,7 @@ from broker_adapter.api.http import (
     parse_int,
     request_context,
 )
-from broker_adapter.api.paging import page_links
+from broker_adapter.api.paging import add_page_links, page_links
 from broker_adapter.ngsild import names
 from broker_adapter.ngsild.datetimes import now_iso
 from broker_adapter.ngsild.errors import AccessDenied, BadRequestData, ResourceNotFound
@@ -167,9 +167,8 @@ async def query_subscriptions(
     headers = context_headers(accept, context_url)
     if count:
         headers["NGSILD-Results-Count"] = str(total)
-    links = page_links(request, offset=offset, limit=limit, total=total, media=accept)
-    if links:
-        headers["Link"] = ",".join(filter(None, [headers.get("Link"), *links]))
+    has_next = offset + limit < total
+    add_page_links(headers, page_links(request, offset=offset, limit=limit, has_next=has_next, media=accept))
     return json_response(body, media=accept, headers=headers)
 
 

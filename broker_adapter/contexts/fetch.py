@@ -108,10 +108,10 @@ async def _download(
 def _refusal(policy: AddressPolicy, url: str, current: str) -> str | None:
     """Why the policy refuses current, or None. A host without a DNS answer is LdContextNotAvailable: the
     policy refuses it (it cannot vouch for the address), but for the client it is a context that cannot be
-    retrieved (5.5.6, ETSI 043_01). The policy then resolves the host again; a context is fetched once, so
-    the second look-up costs little."""
+    retrieved (5.5.6, ETSI 043_01). Only a refused host is looked up a second time, to tell the two apart."""
+    reason = policy.refusal(current)
     host = urlsplit(current).hostname
-    if host and not policy.host_allowed(host):
+    if reason is not None and host and not policy.host_allowed(host):
         try:
             resolve(host)
         except OSError as exc:
@@ -119,7 +119,7 @@ def _refusal(policy: AddressPolicy, url: str, current: str) -> str | None:
             raise LdContextNotAvailable(
                 f"@context {where}: the host {host} cannot be resolved ({exc})"
             ) from exc
-    return policy.refusal(current)
+    return reason
 
 
 def _check_peer(policy: AddressPolicy, url: str, current: str, response: httpx.Response) -> None:

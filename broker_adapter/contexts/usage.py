@@ -21,14 +21,14 @@ from time import time
 import anyio
 import anyio.to_thread
 
+from broker_adapter.ngsild.datetimes import format_datetime
 from broker_adapter.storage.port import ContextRecord, Store
 
 log = logging.getLogger(__name__)
 
 
 def iso(timestamp: float) -> str:
-    """The broker's timestamp format (milliseconds, UTC, "Z")."""
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return format_datetime(datetime.fromtimestamp(timestamp, UTC))
 
 
 @dataclass(slots=True)

@@ -311,9 +311,7 @@ class AttributeParser:
             check_depth(
                 value, self.max_depth - depth, path, forbidden=None if self.allow_null else NGSILD_NULL
             )
-        if is_null(value):
-            if self.allow_null:
-                return NGSILD_NULL
+        if value == NGSILD_NULL:  # allowed (merge-patch) forms returned above
             raise BadRequestData(f"{path}: null is not a valid value")
         if kind == PROPERTY:
             return _check_typed_literal(value, path)

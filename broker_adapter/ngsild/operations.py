@@ -123,9 +123,7 @@ def _set_scope(entity: ExpandedEntity, fragment: dict[str, Any], *, keep: bool =
 def is_deletion(inst: Instance) -> bool:
     """An instance that stands for NGSI-LD null (clause 4.5.5): its kind's value member is null (the
     parser brings every kind's null form, e.g. a languageMap {"@none": null}, to urn:ngsi-ld:null)."""
-    return inst.get(VALUE_MEMBER.get(inst.get("type", "Property"), "value")) == NGSILD_NULL or (
-        inst.get("value") == NGSILD_NULL
-    )
+    return inst.get(VALUE_MEMBER.get(inst.get("type", "Property"), "value")) == NGSILD_NULL
 
 
 def append(

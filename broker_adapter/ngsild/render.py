@@ -140,7 +140,7 @@ class Renderer:
                     item.pop("modifiedAt", None)
                     item.pop("deletedAt", None)
                     observed = item.get("observedAt")
-                    if observed is not None and observed.endswith(".000Z"):
+                    if observed is not None:
                         item["observedAt"] = public_datetime(observed)
                     rendered.append(item)
                 else:
@@ -171,9 +171,10 @@ class Renderer:
             if key in CORE_ATTRIBUTE_MEMBERS:
                 if key in hidden:
                     continue
-                out[key] = self._member(kind, key, item) if key in _COMPACTED_MEMBERS else item
                 if key == "observedAt":
                     out[key] = public_datetime(item)
+                else:
+                    out[key] = self._member(kind, key, item) if key in _COMPACTED_MEMBERS else item
             else:
                 out[self.tm.compact_name(key)] = self.attribute(item)
         if self.opt.lang is not None and kind == LANGUAGE_PROPERTY:
